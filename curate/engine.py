@@ -1,0 +1,258 @@
+"""The lint engine: one streaming pass feeds record rules and gathers dataset-rule features."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Iterable, Iterator
+
+from curate.config import Config
+from curate.diagnostics import Diagnostic, Finding, Summary, at_or_above
+from curate.parse import parse
+from curate.reader import FileInfo, expand_paths, read_file
+from curate.records import Record, RecordRef
+from curate.registry import FEATURES, Rule, load_rules
+from curate.splits import resolve_split
+
+CHUNK = 1000
+
+
+@dataclass
+class RuleContext:
+    """What a rule sees besides the records: its options, the tokenizer, the record table."""
+
+    options: dict
+    tokenizer: object = None
+    table: "RecordTable | None" = None
+    shared: dict = field(default_factory=dict)
+
+    def shared_value(self, key: str, factory):
+        """One object shared by every dataset rule of a run (e.g. the similarity index)."""
+        if key not in self.shared:
+            self.shared[key] = factory()
+        return self.shared[key]
+
+
+class RecordTable:
+    """Path, line, split and content digest of every record, by record index, in compact arrays."""
+
+    def __init__(self):
+        self.paths: list[str] = []
+        self._path_ids: dict[str, int] = {}
+        self._cols: dict[str, list] = {"path": [], "line": [], "digest": []}
+        self.splits: list[str] = []
+
+    def add(self, refs: list[RecordRef], digests: list[int]) -> None:
+        for r in refs:
+            pid = self._path_ids.setdefault(r.path, len(self.paths))
+            if pid == len(self.paths):
+                self.paths.append(r.path)
+            self._cols["path"].append(pid)
+            self._cols["line"].append(r.line)
+            self.splits.append(r.split)
+        self._cols["digest"].extend(digests)
+
+    def __len__(self):
+        return len(self.splits)
+
+    def location(self, index: int):
+        from curate.diagnostics import Location
+        return Location(self.paths[self._cols["path"][index]], self._cols["line"][index])
+
+    def ref(self, index: int) -> RecordRef:
+        loc = self.location(index)
+        return RecordRef(loc.path, loc.line, self.splits[index], index)
+
+    def digest(self, index: int) -> int:
+        return self._cols["digest"][index]
+
+
+@dataclass
+class Plan:
+    """Picklable instructions for processing a chunk: which rules, options, features."""
+
+    record_rules: list[str]
+    options: dict
+    severity: dict
+    features: list[str]
+    tokenizer: str | None = None
+
+
+def record_digest(raw: bytes) -> int:
+    """64-bit content digest of a record's line: baseline fingerprints key on it."""
+    return int.from_bytes(hashlib.blake2b(raw.strip(), digest_size=8).digest(), "little")
+
+
+_TOKENIZERS: dict = {}
+
+
+def _tokenizer(name: str | None):
+    if name is None:
+        return None
+    if name not in _TOKENIZERS:
+        from curate.tokens import load_tokenizer
+        _TOKENIZERS[name] = load_tokenizer(name)
+    return _TOKENIZERS[name]
+
+
+def _applies(rule: Rule, rec: Record) -> bool:
+    if rec.split == "reference":
+        return False
+    if rule.requires == "line":
+        return True
+    if rule.requires == "json":
+        return rec.error is None
+    return rec.messages is not None
+
+
+def process_chunk(records: list[Record], plan: Plan):
+    """Parse records, run record rules, extract features: (diagnostics, refs, digests, features)."""
+    rules = load_rules()
+    tokenizer = _tokenizer(plan.tokenizer)
+    contexts = {c: RuleContext(plan.options.get(c, {}), tokenizer) for c in plan.record_rules}
+    out: list[Diagnostic] = []
+    for rec in records:
+        parse(rec)
+        for code in plan.record_rules:
+            rule = rules[code]
+            if not _applies(rule, rec):
+                continue
+            findings = list(rule.impl(rec, contexts[code]) or ())
+            if findings:
+                digest = record_digest(rec.raw)
+                for f in findings:
+                    d = _diagnostic(rule, plan.severity, f, rec.path, rec.line)
+                    d.fingerprint = fingerprint(d, digest)
+                    out.append(d)
+    feats = {name: FEATURES[name](records, RuleContext(plan.options, tokenizer)) for name in plan.features}
+    return out, [r.ref for r in records], [record_digest(r.raw) for r in records], feats
+
+
+def _diagnostic(rule: Rule, severity: dict, f: Finding, path: str, line: int) -> Diagnostic:
+    return Diagnostic(rule.code, rule.name, severity.get(rule.code, rule.severity), f.message,
+                      f.path or path, f.line or line, f.pointer, tuple(f.related))
+
+
+@dataclass
+class LintResult:
+    """Everything one lint run found."""
+
+    diagnostics: list[Diagnostic]
+    files: list[FileInfo]
+    config: Config
+    codes: list[str]
+
+    @property
+    def records(self) -> int:
+        return sum(f.records for f in self.files)
+
+    @property
+    def summary(self) -> Summary:
+        return Summary.of(self.diagnostics, self.records, len(self.files))
+
+    def count_at_or_above(self, severity: str) -> int:
+        return sum(at_or_above(d.severity, severity) for d in self.diagnostics)
+
+    def passed(self, fail_on: str | None = None) -> bool:
+        return self.count_at_or_above(fail_on or self.config.fail_on) == 0
+
+
+def _chunks(it: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _stream(files: list[FileInfo], fmt: str | None) -> Iterator[Record]:
+    index = 0
+    for info in files:
+        for rec in read_file(info, fmt, index):
+            index += 1
+            yield rec
+
+
+def fingerprint(d: Diagnostic, digest: int) -> str:
+    """Baseline key: rule, record content and pointer, not the line number."""
+    return hashlib.sha256(f"{d.code}\0{digest:016x}\0{d.pointer or ''}".encode()).hexdigest()[:20]
+
+
+def _fingerprint_dataset_findings(diagnostics: list[Diagnostic], table: RecordTable) -> None:
+    wanted = {(d.path, d.line) for d in diagnostics if not d.fingerprint}
+    if not wanted:
+        return
+    digests = {}
+    for i in range(len(table)):
+        loc = table.location(i)
+        if loc in wanted:
+            digests[loc] = table.digest(i)
+    for d in diagnostics:
+        if not d.fingerprint:
+            d.fingerprint = fingerprint(d, digests.get((d.path, d.line), 0))
+
+
+def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str, str] | None = None,
+               references: Iterable[str] = (), jobs: int = 1, progress=None,
+               tokenizer: str | None = None) -> LintResult:
+    """Lint files and directories; `splits` maps a path to its split (--split NAME=PATH)."""
+    config = config or Config()
+    rules = load_rules()
+    codes = config.selected()
+    overrides = dict(splits or {})
+    refs = list(references)
+    files = [FileInfo(p, resolve_split(p, overrides, config.splits), "") for p in expand_paths(list(paths))]
+    files += [FileInfo(p, "reference", "") for p in expand_paths(refs)]
+    tokenizer = tokenizer or config.tokenizer
+
+    record_codes = [c for c in codes if rules[c].kind == "record"]
+    dataset_codes = [c for c in codes if rules[c].kind == "dataset"]
+    table = RecordTable()
+    shared: dict = {}
+    dataset_rules = {c: rules[c].impl(RuleContext(config.options_for(c), None, table, shared)) for c in dataset_codes}
+    plan = Plan(record_codes, {c: config.options_for(c) for c in codes}, dict(config.severity),
+                sorted({f for c in dataset_codes for f in rules[c].features}), tokenizer)
+    # validate the tokenizer here so a bad name is one clear error, not one per worker
+    _tokenizer(tokenizer)
+
+    diagnostics: list[Diagnostic] = []
+    chunks = _chunks(_stream(files, config.format), CHUNK)
+    if progress is not None:
+        chunks = progress(chunks, files)
+    for diags, chunk_refs, digests, feats in _map(chunks, plan, jobs):
+        diagnostics += diags
+        table.add(chunk_refs, digests)
+        for code, rule in dataset_rules.items():
+            rule.collect(chunk_refs, {name: feats[name] for name in rules[code].features})
+    for code, rule in dataset_rules.items():
+        for f in rule.finish() or ():
+            diagnostics.append(_diagnostic(rules[code], config.severity, f, f.path, f.line))
+
+    diagnostics = _apply_file_ignores(diagnostics, config, files)
+    _fingerprint_dataset_findings(diagnostics, table)
+    order = {f.path: i for i, f in enumerate(files)}
+    diagnostics.sort(key=lambda d: d.sort_key(order))
+    return LintResult(diagnostics, files, config, codes)
+
+
+def _apply_file_ignores(diagnostics: list[Diagnostic], config: Config, files: list[FileInfo]) -> list[Diagnostic]:
+    if not config.per_file_ignores:
+        return diagnostics
+    ignored = {f.path: config.ignored_in(f.path) for f in files}
+    return [d for d in diagnostics if d.code not in ignored.get(d.path, ())]
+
+
+def _map(chunks: Iterator[list[Record]], plan: Plan, jobs: int):
+    """process_chunk over chunks in order: in this process, or across `jobs` worker processes."""
+    if jobs <= 1:
+        for chunk in chunks:
+            yield process_chunk(chunk, plan)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pending = []
+        for chunk in chunks:
+            pending.append(pool.submit(process_chunk, chunk, plan))
+            if len(pending) >= jobs * 2:
+                yield pending.pop(0).result()
+        for fut in pending:
+            yield fut.result()
+

@@ -1,0 +1,17 @@
+"""`--output-format json`: one object with version, summary and diagnostics."""
+
+from __future__ import annotations
+
+import json
+
+from curate import __version__
+from curate.diagnostics import Summary
+
+
+def render(result, diagnostics, statistics: bool = False) -> str:
+    body = {
+        "version": __version__,
+        "summary": Summary.of(diagnostics, result.records, len(result.files)).to_dict(),
+        "diagnostics": [d.to_dict() for d in diagnostics],
+    }
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,65 @@
+"""The canonical conversation every record format becomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass(slots=True)
+class Message:
+    """One turn. `role` is canonical where the raw role maps to one, else the raw value as text."""
+
+    role: str
+    content: Any
+    pointer: str
+    role_pointer: str
+    content_pointer: str
+    raw: Any = None
+    known_role: bool = True
+    alias: bool = False
+    weight: Any = None
+    tool_calls: Any = None
+    tool_call_id: Any = None
+
+    @property
+    def text(self) -> str:
+        """The content as plain text: text parts joined, anything else empty."""
+        c = self.content
+        if isinstance(c, str):
+            return c
+        if isinstance(c, list):
+            return "".join(p["text"] for p in c if isinstance(p, dict) and isinstance(p.get("text"), str))
+        return ""
+
+
+@dataclass(slots=True)
+class Record:
+    """One line (or JSON array element) of a dataset file, parsed as far as it goes."""
+
+    path: str
+    line: int
+    split: str
+    raw: bytes
+    index: int = 0
+    data: Any = None
+    error: str | None = None
+    encoding_issue: str | None = None
+    fmt: str | None = None
+    messages: list[Message] | None = None
+    structure: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ref(self) -> "RecordRef":
+        return RecordRef(self.path, self.line, self.split, self.index)
+
+
+class RecordRef(NamedTuple):
+    """Where a record lives; what dataset rules keep instead of the record."""
+
+    path: str
+    line: int
+    split: str
+    index: int

@@ -1,0 +1,153 @@
+"""Training configuration: defaults, TOML loading and command-line overrides.
+
+A config file is either a TOML file with a ``[train]`` table (``curate.toml``
+style) or with the keys at top level, or a ``pyproject.toml`` with a
+``[tool.curate.train]`` table. Without ``--config``, ``curate.toml`` and then
+``pyproject.toml`` in the working directory are used when they hold such a
+table. Unknown keys and wrongly typed values are errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+METHODS = ("lora", "qlora")
+DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, reported as one line with exit 2."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of a run; the defaults follow current LoRA practice (DESIGN section 6)."""
+
+    method: str = "lora"
+    epochs: float = 3.0
+    max_steps: int = -1
+    lr: float = 2e-4
+    batch_size: int = 4
+    grad_accum: int = 4
+    max_seq_len: int = 2048
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: tuple[str, ...] | str = DEFAULT_TARGET_MODULES
+    seed: int = 42
+    warmup: float = 0.1
+    scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    early_stopping_patience: int = 2
+    save_total_limit: int = 2
+    logging_steps: float = 0.02
+    eval_fraction: float = 0.1
+    gradient_checkpointing: bool = False
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ConfigError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        object.__setattr__(self, "target_modules", parse_target_modules(self.target_modules))
+        for name in ("batch_size", "grad_accum", "max_seq_len", "lora_r", "lora_alpha", "save_total_limit"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not 0 < self.eval_fraction < 1:
+            raise ConfigError(f"eval_fraction must be between 0 and 1, not {self.eval_fraction}")
+
+    def to_dict(self) -> dict:
+        """The settings as plain JSON-ready values."""
+        data = dataclasses.asdict(self)
+        if isinstance(data["target_modules"], tuple):
+            data["target_modules"] = list(data["target_modules"])
+        return data
+
+
+def parse_target_modules(value) -> tuple[str, ...] | str:
+    """``"all-linear"``, a comma-separated string or a list of module names."""
+    if isinstance(value, str):
+        if value.strip() == "all-linear":
+            return "all-linear"
+        value = value.split(",")
+    modules = tuple(str(name).strip() for name in value if str(name).strip())
+    if not modules:
+        raise ConfigError("target_modules is empty")
+    return modules
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_TYPES = {
+    "float": ((int, float), "a number"),
+    "int": ((int,), "an integer"),
+    "str": ((str,), "a string"),
+    "bool": ((bool,), "true or false"),
+    "tuple[str, ...] | str": ((str, list), "a list of module names or a comma-separated string"),
+}
+
+
+def _check_value(source: str, key: str, value):
+    """Reject a config value whose type does not fit the field."""
+    if key not in _FIELDS:
+        close = difflib.get_close_matches(key, _FIELDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{source}: unknown key {key!r}{hint}")
+    kind = _FIELDS[key].type
+    types, description = _TYPES[kind]
+    ok = isinstance(value, types) and (kind == "bool" or not isinstance(value, bool))
+    if ok and isinstance(value, list):
+        ok = all(isinstance(item, str) for item in value)
+    if not ok:
+        raise ConfigError(f"{source}: {key} must be {description}, not {value!r}")
+
+
+def _read_toml(path: str) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+
+
+def read_config_file(path: str) -> dict:
+    """The training settings in a TOML file, validated; see the module docstring for the layout."""
+    document = _read_toml(path)
+    table = _train_table(path, document)
+    if table is None:
+        table = document if Path(path).name != "pyproject.toml" else {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: the train table is not a table")
+    for key, value in table.items():
+        _check_value(path, key, value)
+    return table
+
+
+def _train_table(path: str, document: dict):
+    if Path(path).name == "pyproject.toml":
+        return document.get("tool", {}).get("curate", {}).get("train")
+    return document.get("train")
+
+
+def find_config_file(directory: str = ".") -> str | None:
+    """``curate.toml`` or ``pyproject.toml`` in ``directory`` when it has a training table."""
+    for name in ("curate.toml", "pyproject.toml"):
+        path = str(Path(directory) / name)
+        if Path(path).is_file() and _train_table(path, _read_toml(path)) is not None:
+            return path
+    return None
+
+
+def load_config(path: str | None, overrides: dict) -> TrainConfig:
+    """Defaults, then the config file (given or found), then the non-None ``overrides`` from flags."""
+    path = path or find_config_file()
+    settings = read_config_file(path) if path else {}
+    settings.update({key: value for key, value in overrides.items() if value is not None})
+    return TrainConfig(**settings)

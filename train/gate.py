@@ -1,0 +1,58 @@
+"""The training gate: train only on data that a certificate vouches for or that lints clean.
+
+The gate is pure Python over the core linter: it runs before torch is imported,
+and every process of a multi-GPU launch reaches the same verdict on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass
+class GateResult:
+    """The verdict, how it was reached (``"certificate"`` or ``"lint"``), and the findings behind a refusal."""
+
+    passed: bool
+    checked_by: str
+    findings: list[str] = field(default_factory=list)
+
+
+def check_gate(data_paths: list[str], certificate: str | None = None, splits: dict[str, str] | None = None) -> GateResult:
+    """Pass when ``certificate`` matches the data, or, without one, when a fresh lint has no error.
+
+    ``splits`` maps each path to its split (``train``, ``eval``) so the lint
+    sees train and eval together and catches leaks between them.
+    """
+    if certificate:
+        from curate.certificate import verify_certificate
+
+        problems = list(verify_certificate(certificate)) or _uncertified(certificate, data_paths)
+        return GateResult(not problems, "certificate", [f"{certificate}: {problem}" for problem in problems])
+    from curate.engine import lint_paths
+
+    result = lint_paths(list(data_paths), splits=splits)
+    findings = [
+        f"{d.path}:{d.line}: {d.code} {d.message}" if d.line else f"{d.path}: {d.code} {d.message}"
+        for d in result.diagnostics
+        if d.severity == "error"
+    ]
+    return GateResult(result.count_at_or_above("error") == 0, "lint", findings)
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _uncertified(certificate: str, data_paths: list[str]) -> list[str]:
+    """The data files whose bytes the certificate does not list."""
+    with open(certificate, encoding="utf-8") as fh:
+        certified = {entry.get("sha256") for entry in json.load(fh).get("files", [])}
+    return [f"{path} is not covered by this certificate" for path in data_paths if file_sha256(path) not in certified]
