@@ -62,7 +62,8 @@ class Encoded:
 class Excluded:
     """An example left out of training, and why."""
 
-    where: str
+    path: str
+    line: int
     reason: str
 
 
@@ -169,11 +170,12 @@ def build_dataset(tokenizer, examples: list[Example], max_seq_len: int) -> tuple
         encoded = encode_example(tokenizer, example)
         trained = [i for i, label in enumerate(encoded.labels) if label != IGNORE_INDEX]
         if not trained:
-            excluded.append(Excluded(example.where, "no assistant token to train on"))
+            excluded.append(Excluded(example.path, example.line, "no assistant token to train on"))
         elif trained[-1] >= max_seq_len:
             excluded.append(
                 Excluded(
-                    example.where,
+                    example.path,
+                    example.line,
                     f"an assistant reply would be cut by max_seq_len ({len(encoded.input_ids)} tokens > {max_seq_len})",
                 )
             )

@@ -1,0 +1,656 @@
+"""Near-duplicate search: shingles, MinHash, LSH banding and exact verification.
+
+Pipeline (DESIGN.md section 3, "Near-duplicate"):
+
+1. ``ShingleHasher`` turns each normalized text into the sorted, unique
+   uint32 hashes of its word 3-gram shingles; many records are kept as one
+   CSR ``ShingleSets`` (about 4 bytes per shingle, no texts).
+2. ``MinHasher`` computes datasketch-compatible MinHash signatures for many
+   records at once with numpy.
+3. ``LSHIndex`` hashes each band of a signature to one key and groups equal
+   keys by sorting; records sharing a key in any band become candidates,
+   with a bounded number of pairs per bucket (see ``LSHIndex``).
+4. ``verify_pairs`` computes the exact Jaccard similarity of the candidate
+   pairs' shingle-hash sets, so a reported pair really is above threshold.
+   "Exact" is up to 32-bit hash collisions between distinct shingles, which
+   are rare enough (about 1e-5 per pair of 150-shingle records) to ignore.
+
+``find_similar_pairs`` and ``find_cross_pairs`` run the whole pipeline;
+``connected_components`` clusters the verified pairs for a leak-proof split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = [
+    "LSHIndex",
+    "MinHasher",
+    "ShingleHasher",
+    "ShingleSets",
+    "connected_components",
+    "find_cross_pairs",
+    "find_similar_pairs",
+    "hash_shingles",
+    "jaccard",
+    "pair_jaccard",
+    "shingles",
+    "verify_pairs",
+]
+
+_MERSENNE_PRIME = np.uint64((1 << 61) - 1)
+_MAX_HASH = np.uint64((1 << 32) - 1)
+_U32_MAX = np.uint32((1 << 32) - 1)
+_LOW32 = np.uint64((1 << 32) - 1)
+_S32 = np.uint64(32)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+# Hash values per MinHash chunk: the (num_perm, chunk) temporary stays in
+# cache-friendly range (4 MiB at 128 permutations), measured fastest.
+_CHUNK_VALUES = 8192
+# Elements gathered per verification batch (two uint64 arrays of this size).
+_VERIFY_BATCH = 1 << 22
+# Records per signature block in find_similar_pairs / find_cross_pairs, so
+# only band keys, never all signatures, stay in memory.
+_SIGNATURE_BLOCK = 1 << 15
+_WORD_CACHE_LIMIT = 1 << 21
+
+
+# --------------------------------------------------------------------------
+# Shingles and shingle hashes
+
+
+def _utf8(text: str) -> bytes:
+    # surrogatepass: lone surrogates from JSON escapes must not crash hashing;
+    # valid text encodes exactly as str.encode() (datasketch's usual input).
+    return text.encode("utf-8", "surrogatepass")
+
+
+def shingles(normalized_text: str, k: int = 3) -> set[str]:
+    """Word ``k``-gram shingles of an already normalized text.
+
+    Words are split on whitespace and each shingle is its words joined by one
+    space. A text with fewer than ``k`` words gives one shingle, the whole
+    text; so the empty text gives ``{""}`` and two empty texts have Jaccard
+    similarity 1.0.
+    """
+    words = normalized_text.split()
+    if len(words) < k:
+        return {" ".join(words)}
+    return {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
+
+
+def hash_shingles(shingle_set: Iterable[str]) -> np.ndarray:
+    """Sorted unique uint32 hashes of shingles, datasketch's ``sha1_hash32``.
+
+    The value of a shingle ``s`` is the first 4 bytes of ``sha1(s.encode())``
+    read little-endian, exactly what ``MinHash.update(s.encode())`` feeds to
+    its permutations by default.
+    """
+    sha1 = hashlib.sha1
+    digests = b"".join([sha1(_utf8(s)).digest()[:4] for s in shingle_set])
+    return np.unique(np.frombuffer(digests, dtype="<u4").astype(np.uint32))
+
+
+class ShingleSets:
+    """Shingle-hash sets of many records in CSR form.
+
+    ``values`` (uint32) holds every record's sorted unique hashes back to back;
+    record ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
+    """
+
+    __slots__ = ("offsets", "values")
+
+    def __init__(self, values: np.ndarray, offsets: np.ndarray):
+        self.values = np.ascontiguousarray(values, dtype=np.uint32)
+        self.offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        if self.offsets.ndim != 1 or len(self.offsets) == 0 or self.offsets[0] != 0:
+            raise ValueError("offsets must be a 1-d array starting at 0")
+        if self.offsets[-1] != len(self.values) or np.any(np.diff(self.offsets) < 0):
+            raise ValueError("offsets must be non-decreasing and end at len(values)")
+
+    @classmethod
+    def from_arrays(cls, arrays: Sequence[np.ndarray]) -> ShingleSets:
+        """Pack per-record hash arrays, sorting and deduplicating each record."""
+        sizes = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
+        offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        values = np.concatenate([np.asarray(a, dtype=np.uint64) for a in arrays]) if arrays else np.empty(0, np.uint64)
+        if values.size and int(values.max()) > int(_MAX_HASH):
+            raise ValueError("hash values must fit in 32 bits")
+        rows = np.repeat(np.arange(len(arrays), dtype=np.uint64), sizes)
+        keys = np.unique((rows << _S32) | values)
+        counts = np.bincount((keys >> _S32).astype(np.int64), minlength=len(arrays))
+        np.cumsum(counts, out=offsets[1:])
+        return cls((keys & _LOW32).astype(np.uint32), offsets)
+
+    @classmethod
+    def concat(cls, parts: Sequence[ShingleSets]) -> ShingleSets:
+        """Records of all ``parts``, in order."""
+        if not parts:
+            return cls(np.empty(0, np.uint32), np.zeros(1, np.int64))
+        bases = np.cumsum([0] + [len(p.values) for p in parts[:-1]])
+        offsets = np.concatenate([[0]] + [p.offsets[1:] + base for p, base in zip(parts, bases)])
+        return cls(np.concatenate([p.values for p in parts]), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.values[self.offsets[i] : self.offsets[i + 1]]
+
+    def sizes(self) -> np.ndarray:
+        """Number of distinct shingle hashes per record (int64)."""
+        return np.diff(self.offsets)
+
+    def slice(self, start: int, stop: int) -> ShingleSets:
+        """Records ``start:stop`` as a new ``ShingleSets`` sharing ``values``."""
+        lo = self.offsets[start]
+        return ShingleSets(self.values[lo : self.offsets[stop]], self.offsets[start : stop + 1] - lo)
+
+
+def _as_sets(sets: ShingleSets | Sequence[np.ndarray]) -> ShingleSets:
+    return sets if isinstance(sets, ShingleSets) else ShingleSets.from_arrays(sets)
+
+
+class _WordHashes(dict):
+    """word -> 64-bit sha1 prefix, filled on first lookup."""
+
+    def __missing__(self, word: str) -> int:
+        value = int.from_bytes(hashlib.sha1(_utf8(word)).digest()[:8], "little")
+        self[word] = value
+        return value
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3 32-bit finalizer, as datasketch's affine32 pre-mix."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+class ShingleHasher:
+    """Normalized texts -> sorted unique uint32 word ``k``-gram shingle hashes.
+
+    ``method="sha1"`` (default) hashes each shingle string with datasketch's
+    ``sha1_hash32``, so signatures equal datasketch's ``MinHash.update`` over
+    ``s.encode()``; it costs about 1 us per shingle in Python.
+
+    ``method="fast"`` hashes each distinct word once (64-bit sha1 prefix,
+    cached) and mixes the ``k`` word hashes of every shingle with numpy: the
+    same sets up to 32-bit collisions, so the same Jaccard similarities, at a
+    fraction of the cost; its values differ from sha1's, so never mix the two
+    methods in one comparison. Texts under ``k`` words still get the sha1 of
+    the whole text, their single shingle.
+    """
+
+    def __init__(self, k: int = 3, method: str = "sha1"):
+        if k < 1:
+            raise ValueError("k must be positive")
+        if method not in ("sha1", "fast"):
+            raise ValueError("method must be 'sha1' or 'fast'")
+        self.k = k
+        self.method = method
+        self._words = _WordHashes()
+
+    def __call__(self, normalized_text: str) -> np.ndarray:
+        """Hashes of one text."""
+        if self.method == "sha1":
+            return hash_shingles(shingles(normalized_text, self.k))
+        return self.hash_many([normalized_text]).values
+
+    def hash_many(self, texts: Sequence[str]) -> ShingleSets:
+        """Hashes of many texts as ``ShingleSets`` (batch them for speed)."""
+        if self.method == "sha1":
+            return ShingleSets.from_arrays([self(t) for t in texts])
+        k = self.k
+        if len(self._words) > _WORD_CACHE_LIMIT:
+            self._words.clear()
+        split = [t.split() for t in texts]
+        lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
+        flat = [w for words in split for w in words]
+        word_hashes = np.fromiter(map(self._words.__getitem__, flat), dtype=np.uint64, count=len(flat))
+        starts = np.zeros(len(split), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        n_grams = np.maximum(lengths - k + 1, 0)
+        # Global start positions of every k-gram, record by record.
+        rows = np.repeat(np.arange(len(split), dtype=np.int64), n_grams)
+        first = np.zeros(len(split), dtype=np.int64)
+        np.cumsum(n_grams[:-1], out=first[1:])
+        pos = np.arange(len(rows), dtype=np.int64) - np.repeat(first - starts, n_grams)
+        h = word_hashes[pos]
+        for t in range(1, k):
+            h = _fmix64(h ^ _GOLDEN) + word_hashes[pos + t]
+        gram_hashes = _fmix64(h) >> _S32
+        short = np.flatnonzero(lengths < k)
+        short_hashes = np.fromiter(
+            (hash_shingles([" ".join(split[i])])[0] for i in short), dtype=np.uint64, count=len(short)
+        )
+        all_rows = np.concatenate([rows, short]).astype(np.uint64)
+        keys = np.unique((all_rows << _S32) | np.concatenate([gram_hashes, short_hashes]))
+        offsets = np.zeros(len(split) + 1, dtype=np.int64)
+        np.cumsum(np.bincount((keys >> _S32).astype(np.int64), minlength=len(split)), out=offsets[1:])
+        return ShingleSets((keys & _LOW32).astype(np.uint32), offsets)
+
+
+# --------------------------------------------------------------------------
+# MinHash
+
+
+class MinHasher:
+    """Vectorized MinHash, value-for-value equal to ``datasketch.MinHash``.
+
+    ``scheme="affine32"`` is datasketch 2.x's default (``MinHash(num_perm,
+    seed)``): the input hash is pre-mixed with the 32-bit MurmurHash3
+    finalizer, then ``a * h + b`` modulo 2**32. ``scheme="legacy"`` is the
+    pre-2.0 default: ``((a * h + b) mod 2**64) mod (2**61 - 1)``, truncated to
+    32 bits; it is about 3x slower. Permutation parameters come from
+    ``np.random.RandomState(seed)`` drawn exactly as datasketch does.
+
+    Signatures are uint32 for both schemes (legacy values fit in 32 bits;
+    datasketch stores them as uint64). A record with no hashes gets all
+    ``2**32 - 1``, datasketch's empty MinHash.
+    """
+
+    def __init__(self, num_perm: int = 128, seed: int = 1, scheme: str = "affine32", workers: int = 2):
+        if num_perm < 1:
+            raise ValueError("num_perm must be positive")
+        if scheme not in ("affine32", "legacy"):
+            raise ValueError("scheme must be 'affine32' or 'legacy'")
+        self.num_perm = num_perm
+        self.seed = seed
+        self.scheme = scheme
+        self.workers = max(1, workers)
+        gen = np.random.RandomState(seed)
+        if scheme == "legacy":
+            ab = np.array(
+                [
+                    (
+                        gen.randint(1, _MERSENNE_PRIME, dtype=np.uint64),
+                        gen.randint(0, _MERSENNE_PRIME, dtype=np.uint64),
+                    )
+                    for _ in range(num_perm)
+                ],
+                dtype=np.uint64,
+            ).T
+            self._a, self._b = ab[0].copy(), ab[1].copy()
+        else:
+            self._a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+            self._b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+
+    @property
+    def permutations(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ``(a, b)`` parameter arrays, as datasketch's ``permutations``."""
+        return self._a, self._b
+
+    def signatures(self, sets: ShingleSets | Sequence[np.ndarray]) -> np.ndarray:
+        """MinHash signatures, shape ``(n, num_perm)``, dtype uint32.
+
+        Input arrays hold 32-bit hash values (duplicates are harmless). The
+        work runs in chunks of at most ``_CHUNK_VALUES`` hash values, so the
+        temporary stays a few MiB; ``workers`` threads share the records
+        (numpy releases the GIL in its loops).
+        """
+        if isinstance(sets, ShingleSets):
+            values, offsets = sets.values, sets.offsets
+        else:
+            arrays = [np.asarray(a) for a in sets]
+            offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+            np.cumsum([len(a) for a in arrays], out=offsets[1:])
+            values = np.concatenate(arrays).astype(np.uint32) if arrays else np.empty(0, np.uint32)
+        n = len(offsets) - 1
+        out = np.full((self.num_perm, n), _U32_MAX, dtype=np.uint32)
+        # Split records (not values) between workers so no record is shared.
+        cuts = np.searchsorted(offsets, np.linspace(0, offsets[-1], self.workers + 1)[1:-1])
+        bounds = [0, *sorted(set(int(c) for c in cuts)), n]
+        blocks = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+        if len(blocks) > 1:
+            with ThreadPoolExecutor(len(blocks)) as pool:
+                list(pool.map(lambda blk: self._fill(values, offsets, blk[0], blk[1], out), blocks))
+        else:
+            for lo, hi in blocks:
+                self._fill(values, offsets, lo, hi, out)
+        return out.T
+
+    def _fill(self, values: np.ndarray, offsets: np.ndarray, r_lo: int, r_hi: int, out: np.ndarray) -> None:
+        """Min-reduce records ``r_lo:r_hi`` into columns of ``out`` (num_perm, n)."""
+        legacy = self.scheme == "legacy"
+        dtype = np.uint64 if legacy else np.uint32
+        a = self._a[:, None].astype(dtype)
+        b = self._b[:, None].astype(dtype)
+        buf = np.empty((self.num_perm, _CHUNK_VALUES), dtype=dtype)
+        v_lo, v_hi = int(offsets[r_lo]), int(offsets[r_hi])
+        for lo in range(v_lo, v_hi, _CHUNK_VALUES):
+            hi = min(lo + _CHUNK_VALUES, v_hi)
+            # Non-empty records overlapping [lo, hi), and their local starts.
+            first = int(np.searchsorted(offsets, lo, side="right")) - 1
+            last = int(np.searchsorted(offsets, hi, side="left"))
+            rec = np.arange(first, last)
+            rec = rec[offsets[rec + 1] > offsets[rec]]
+            starts = np.maximum(offsets[rec], lo) - lo
+            h = values[lo:hi]
+            work = buf[:, : hi - lo]
+            if legacy:
+                np.multiply(a, h.astype(np.uint64), out=work)
+                np.add(work, b, out=work)
+                np.remainder(work, _MERSENNE_PRIME, out=work)
+                np.bitwise_and(work, _MAX_HASH, out=work)
+            else:
+                np.multiply(a, _fmix32(h), out=work)
+                np.add(work, b, out=work)
+            mins = np.minimum.reduceat(work, starts, axis=1)
+            out[:, rec] = np.minimum(out[:, rec], mins)
+
+
+# --------------------------------------------------------------------------
+# LSH
+
+
+@lru_cache(maxsize=None)
+def _band_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    from datasketch.lsh import _optimal_param
+
+    return _optimal_param(threshold, num_perm, 0.5, 0.5)
+
+
+def _segment_starts(flag: np.ndarray) -> np.ndarray:
+    """For each position, the index of the most recent True in ``flag``."""
+    idx = np.where(flag, np.arange(len(flag)), 0)
+    return np.maximum.accumulate(idx)
+
+
+class LSHIndex:
+    """MinHash LSH over many signatures, grouped with sorting instead of dicts.
+
+    ``bands``/``rows`` are datasketch's optimal parameters for ``threshold``
+    (false positive and negative weights 0.5/0.5); like datasketch, only the
+    first ``bands * rows`` permutations are used. Each band's rows are mixed
+    into one 64-bit key (a random collision only adds a candidate that
+    verification rejects).
+
+    Bucket cap: a bucket of ``m`` members (in record order) pairs member
+    ``t`` with the bucket's first ``fanout`` members and with member ``t-1``.
+    Buckets up to ``fanout + 1`` members give all their pairs, as datasketch
+    would; a bucket of 100k templated records gives about ``(fanout + 1) *
+    100k`` pairs instead of 5e9. The first members give every record a link
+    to the earliest records it may duplicate (what D002 reports), the
+    predecessor link keeps chains of near-identical records connected; since
+    every pair is verified, a reported pair always names two records that are
+    themselves similar. Across sides (``cross_candidates``) each member is
+    paired with the first ``fanout`` members of the other side.
+    """
+
+    def __init__(self, threshold: float = 0.7, num_perm: int = 128, fanout: int = 4):
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+        if fanout < 1:
+            raise ValueError("fanout must be positive")
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.fanout = fanout
+        self.bands, self.rows = _band_params(threshold, num_perm)
+        self._parts: list[np.ndarray] = []
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def add(self, signatures: np.ndarray) -> None:
+        """Append records (``(m, num_perm)`` signatures); ids continue from ``len(self)``."""
+        sig = np.asarray(signatures)
+        if sig.ndim != 2 or sig.shape[1] != self.num_perm:
+            raise ValueError(f"signatures must have shape (m, {self.num_perm})")
+        rows_major = sig.T.astype(np.uint64)
+        keys = np.empty((self.bands, sig.shape[0]), dtype=np.uint64)
+        for band in range(self.bands):
+            h = np.full(sig.shape[0], (int(_GOLDEN) * (band + 1)) & (2**64 - 1), dtype=np.uint64)
+            for row in rows_major[band * self.rows : (band + 1) * self.rows]:
+                h = _fmix64(h ^ row)
+            keys[band] = h
+        self._parts.append(keys)
+        self._size += sig.shape[0]
+
+    def _keys(self) -> np.ndarray:
+        if len(self._parts) > 1:
+            self._parts = [np.concatenate(self._parts, axis=1)]
+        return self._parts[0] if self._parts else np.empty((self.bands, 0), np.uint64)
+
+    def candidate_pairs(self) -> np.ndarray:
+        """Unique candidate pairs ``(i, j)``, ``i < j``, as an int64 ``(p, 2)`` array sorted by row."""
+        n = len(self)
+        idx_bits = max(1, n.bit_length())
+        low = np.uint64((1 << idx_bits) - 1)
+        ids = np.arange(n, dtype=np.uint64)
+        codes = []
+        for band_keys in self._keys():
+            # Key in the high bits, record id in the low bits: one plain sort
+            # groups buckets with members in record order.
+            packed = np.sort(((band_keys >> np.uint64(idx_bits)) << np.uint64(idx_bits)) | ids)
+            member = (packed & low).astype(np.int64)
+            bucket = packed >> np.uint64(idx_bits)
+            new = np.ones(n, dtype=bool)
+            new[1:] = bucket[1:] != bucket[:-1]
+            start = _segment_starts(new)
+            rank = np.arange(n) - start
+            pos = np.flatnonzero(rank > 0)
+            rank, start = rank[pos], start[pos]
+            for u in range(self.fanout):
+                keep = rank > u
+                codes.append(self._code(member[start[keep] + u], member[pos[keep]], n))
+            keep = rank > self.fanout
+            codes.append(self._code(member[pos[keep] - 1], member[pos[keep]], n))
+        return _decode(codes, n)
+
+    def cross_candidates(self, other: LSHIndex) -> np.ndarray:
+        """Unique pairs ``(i, j)``, ``i`` in this index and ``j`` in ``other``, sharing a bucket."""
+        if (other.bands, other.rows) != (self.bands, self.rows):
+            raise ValueError("indexes differ in bands or rows")
+        n_left, n_right = len(self), len(other)
+        total = n_left + n_right
+        idx_bits = max(1, total.bit_length())
+        low = np.uint64((1 << idx_bits) - 1)
+        # Left ids first, then right ids offset by n_left: within a bucket,
+        # left members come first, each side in record order.
+        ids = np.arange(total, dtype=np.uint64)
+        codes = []
+        for left_keys, right_keys in zip(self._keys(), other._keys()):
+            keys = np.concatenate([left_keys, right_keys])
+            packed = np.sort(((keys >> np.uint64(idx_bits)) << np.uint64(idx_bits)) | ids)
+            sorted_ids = (packed & low).astype(np.int64)
+            bucket = packed >> np.uint64(idx_bits)
+            new = np.ones(total, dtype=bool)
+            new[1:] = bucket[1:] != bucket[:-1]
+            start = _segment_starts(new)
+            is_right = sorted_ids >= n_left
+            bucket_id = np.cumsum(new) - 1
+            n_buckets = int(bucket_id[-1]) + 1 if total else 0
+            n_lefts = np.bincount(bucket_id[~is_right], minlength=n_buckets)[bucket_id]
+            n_rights = np.bincount(bucket_id, minlength=n_buckets)[bucket_id] - n_lefts
+            pos = np.flatnonzero((n_lefts > 0) & (n_rights > 0))
+            member, start, is_right = sorted_ids[pos], start[pos], is_right[pos]
+            n_lefts, n_rights = n_lefts[pos], n_rights[pos]
+            for u in range(self.fanout):
+                q = np.flatnonzero(~is_right & (n_rights > u))
+                right_member = sorted_ids[start[q] + n_lefts[q] + u] - n_left
+                codes.append(self._code(member[q], right_member, n_right))
+                q = np.flatnonzero(is_right & (n_lefts > u))
+                codes.append(self._code(sorted_ids[start[q] + u], member[q] - n_left, n_right))
+        return _decode(codes, n_right)
+
+    @staticmethod
+    def _code(i: np.ndarray, j: np.ndarray, n_cols: int) -> np.ndarray:
+        return i * max(n_cols, 1) + j
+
+
+def _decode(codes: list[np.ndarray], n_cols: int) -> np.ndarray:
+    if not codes:
+        return np.empty((0, 2), dtype=np.int64)
+    unique = np.unique(np.concatenate(codes))
+    width = max(n_cols, 1)
+    return np.stack([unique // width, unique % width], axis=1)
+
+
+# --------------------------------------------------------------------------
+# Verification
+
+
+def jaccard(a: set, b: set) -> float:
+    """Jaccard similarity of two sets; two empty sets are identical (1.0)."""
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def _gather(sets: ShingleSets, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated hash values of ``rows`` and their lengths."""
+    starts = sets.offsets[rows]
+    lengths = sets.offsets[rows + 1] - starts
+    before = np.cumsum(lengths) - lengths
+    index = np.repeat(starts - before, lengths) + np.arange(int(lengths.sum()))
+    return sets.values[index], lengths
+
+
+def pair_jaccard(left: ShingleSets, right: ShingleSets, pairs: np.ndarray) -> np.ndarray:
+    """Exact Jaccard of ``left[i]`` and ``right[j]`` for each pair ``(i, j)`` (float64).
+
+    Both sets of a pair are tagged with the pair number and merged in one
+    sort; equal neighbours are the intersection. Runs in batches so memory
+    stays bounded whatever the number of pairs.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    sims = np.empty(len(pairs), dtype=np.float64)
+    work = np.cumsum(left.sizes()[pairs[:, 0]] + right.sizes()[pairs[:, 1]])
+    marks = np.searchsorted(work, np.arange(_VERIFY_BATCH, work[-1] if len(work) else 0, _VERIFY_BATCH))
+    bounds = np.unique(np.concatenate([[0], marks, [len(pairs)]]).astype(np.int64))
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        batch = pairs[lo:hi]
+        a_vals, a_len = _gather(left, batch[:, 0])
+        b_vals, b_len = _gather(right, batch[:, 1])
+        tag = np.arange(len(batch), dtype=np.uint64)
+        keys = np.concatenate(
+            [(np.repeat(tag, a_len) << _S32) | a_vals, (np.repeat(tag, b_len) << _S32) | b_vals]
+        )
+        keys.sort(kind="stable")
+        dup = keys[1:][keys[1:] == keys[:-1]]
+        inter = np.bincount((dup >> _S32).astype(np.int64), minlength=len(batch))
+        union = a_len + b_len - inter
+        sims[lo:hi] = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return sims
+
+
+def verify_pairs(
+    left: ShingleSets, right: ShingleSets, pairs: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs whose exact Jaccard is ``>= threshold``, and those similarities.
+
+    Pairs whose set sizes alone rule the threshold out (``min/max <
+    threshold``) are dropped before any merging.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    a = left.sizes()[pairs[:, 0]]
+    b = right.sizes()[pairs[:, 1]]
+    big = np.maximum(a, b)
+    # Jaccard <= min/max; the same float division keeps the test exact.
+    possible = (big == 0) | (np.minimum(a, b) / np.maximum(big, 1) >= threshold)
+    pairs = pairs[possible]
+    sims = pair_jaccard(left, right, pairs)
+    keep = sims >= threshold
+    return pairs[keep], sims[keep]
+
+
+# --------------------------------------------------------------------------
+# End-to-end search and clustering
+
+
+def _index(
+    sets: ShingleSets, hasher: MinHasher, threshold: float, fanout: int
+) -> LSHIndex:
+    index = LSHIndex(threshold, hasher.num_perm, fanout)
+    for lo in range(0, len(sets), _SIGNATURE_BLOCK):
+        index.add(hasher.signatures(sets.slice(lo, min(lo + _SIGNATURE_BLOCK, len(sets)))))
+    return index
+
+
+def find_similar_pairs(
+    hash_arrays: ShingleSets | Sequence[np.ndarray],
+    threshold: float = 0.7,
+    num_perm: int = 128,
+    seed: int = 1,
+    *,
+    scheme: str = "affine32",
+    fanout: int = 4,
+) -> list[tuple[int, int, float]]:
+    """Verified near-duplicate pairs ``(i, j, jaccard)``, ``i < j``, sorted.
+
+    ``hash_arrays`` are the records' shingle hashes (``ShingleHasher``
+    output). Candidates come from MinHash LSH with the bucket cap described
+    in ``LSHIndex``; every returned pair has exact Jaccard ``>= threshold``.
+    """
+    sets = _as_sets(hash_arrays)
+    index = _index(sets, MinHasher(num_perm, seed, scheme), threshold, fanout)
+    pairs, sims = verify_pairs(sets, sets, index.candidate_pairs(), threshold)
+    return list(zip(pairs[:, 0].tolist(), pairs[:, 1].tolist(), sims.tolist()))
+
+
+def find_cross_pairs(
+    left_hashes: ShingleSets | Sequence[np.ndarray],
+    right_hashes: ShingleSets | Sequence[np.ndarray],
+    threshold: float = 0.7,
+    num_perm: int = 128,
+    seed: int = 1,
+    *,
+    scheme: str = "affine32",
+    fanout: int = 4,
+) -> list[tuple[int, int, float]]:
+    """Verified pairs ``(i_left, j_right, jaccard)`` across two record sets, sorted.
+
+    Only pairs across sides are considered (e.g. train vs eval leakage).
+    """
+    left, right = _as_sets(left_hashes), _as_sets(right_hashes)
+    hasher = MinHasher(num_perm, seed, scheme)
+    candidates = _index(left, hasher, threshold, fanout).cross_candidates(_index(right, hasher, threshold, fanout))
+    pairs, sims = verify_pairs(left, right, candidates, threshold)
+    return list(zip(pairs[:, 0].tolist(), pairs[:, 1].tolist(), sims.tolist()))
+
+
+def connected_components(n: int, pairs: Iterable | np.ndarray) -> np.ndarray:
+    """Component label of each of ``n`` records linked by ``pairs``.
+
+    ``pairs`` holds ``(i, j)`` or ``(i, j, sim)`` rows. Labels are 0..c-1,
+    numbered in order of each component's first record. Vectorized union-find:
+    hook every edge's larger root under its smaller one, then compress paths
+    fully, until no edge joins two roots.
+    """
+    edges = np.asarray(list(pairs) if not isinstance(pairs, np.ndarray) else pairs)
+    parent = np.arange(n, dtype=np.int64)
+    if edges.size:
+        u = edges[:, 0].astype(np.int64)
+        v = edges[:, 1].astype(np.int64)
+        while True:
+            ru, rv = parent[u], parent[v]
+            differ = ru != rv
+            if not differ.any():
+                break
+            np.minimum.at(parent, np.maximum(ru, rv)[differ], np.minimum(ru, rv)[differ])
+            while True:
+                grand = parent[parent]
+                if np.array_equal(grand, parent):
+                    break
+                parent = grand
+    _, labels = np.unique(parent, return_inverse=True)
+    return labels.astype(np.int64)

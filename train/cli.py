@@ -1,0 +1,97 @@
+"""``curate train``: the gated LoRA/QLoRA fine-tune command.
+
+Importing this module is cheap: torch and transformers are imported only once
+the gate has passed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from curate.train import is_main_process
+from curate.train.config import METHODS, ConfigError, load_config
+from curate.train.gate import check_gate
+
+TRAIN_EXTRA_HINT = 'training needs the train extra: pip install "curate-sft[train]"'
+OOM_ADVICE = (
+    "out of memory: try a smaller --batch-size (with a larger --grad-accum to keep the effective batch), "
+    "--gradient-checkpointing, or --method qlora"
+)
+
+_FILE = click.Path(exists=True, dir_okay=False)
+
+
+def _fail(message: str, code: int):
+    """Print one ``error:`` line on stderr and exit with ``code``."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.command("train")
+@click.option("--model", "model", required=True, help="Base model: a local directory or a Hugging Face Hub name.")
+@click.option("--data", "data", required=True, type=_FILE, help="Training conversations (JSONL).")
+@click.option("--eval", "eval_path", type=_FILE, help="Eval conversations; default: a seeded 90/10 split of --data.")
+@click.option("--output", "output", required=True, type=click.Path(file_okay=False), help="Directory for the adapter and report.")
+@click.option("--method", type=click.Choice(METHODS), help="lora (default) or qlora (4-bit NF4 base).")
+@click.option("--config", "config_path", type=_FILE, help="TOML config ([train] table, or [tool.curate.train] in pyproject.toml).")
+@click.option("--certificate", type=_FILE, help="A lint certificate for the data; without one the data is linted now.")
+@click.option("--epochs", type=float, help="Training epochs [3].")
+@click.option("--max-steps", type=int, help="Stop after this many optimizer steps (overrides --epochs).")
+@click.option("--lr", type=float, help="Peak learning rate [2e-4].")
+@click.option("--batch-size", type=int, help="Per-device batch size [4].")
+@click.option("--grad-accum", type=int, help="Gradient accumulation steps [4].")
+@click.option("--max-seq-len", type=int, help="Longest example in tokens [2048]; longer replies are excluded.")
+@click.option("--lora-r", type=int, help="LoRA rank [16].")
+@click.option("--lora-alpha", type=int, help="LoRA alpha [32].")
+@click.option("--target-modules", help="Comma-separated module names, or all-linear [q_proj,k_proj,v_proj,o_proj].")
+@click.option("--seed", type=int, help="Random seed [42].")
+@click.option("--chat-template", type=_FILE, help="Jinja chat template to use instead of the tokenizer's.")
+@click.option("--gradient-checkpointing", is_flag=True, default=None, help="Trade compute for memory.")
+def train_command(model, data, eval_path, output, config_path, certificate, chat_template, **overrides):
+    """Fine-tune a LoRA/QLoRA adapter on data that passes the lint (or matches --certificate)."""
+    from curate.train.model import ModelError, check_model_source
+
+    try:
+        config = load_config(config_path, overrides)
+        check_model_source(model)
+    except (ConfigError, ModelError) as exc:
+        _fail(str(exc), 2)
+
+    paths = [data] + ([eval_path] if eval_path else [])
+    splits = {data: "train", **({eval_path: "eval"} if eval_path else {})}
+    verdict = check_gate(paths, certificate, splits)
+    if not verdict.passed:
+        if is_main_process():
+            for finding in verdict.findings:
+                click.echo(finding)
+            reason = "the certificate does not match the data" if certificate else "the lint found errors"
+            click.echo(f"error: refusing to train: {reason} (fix the data, then run curate lint)", err=True)
+        sys.exit(1)
+
+    try:
+        import peft  # noqa: F401
+        import torch
+        import transformers  # noqa: F401
+
+        if config.method == "qlora":
+            import bitsandbytes  # noqa: F401
+        from curate.train.data import TemplateError
+        from curate.train.run import RunFailed, RunInputs, run  # imports the whole training stack
+    except ImportError:
+        _fail(TRAIN_EXTRA_HINT, 2)
+
+    inputs = RunInputs(model, data, eval_path, output, config, chat_template, certificate, verdict.checked_by)
+    try:
+        report = run(inputs)
+    except (ModelError, TemplateError, ConfigError) as exc:
+        _fail(str(exc), 2)
+    except RunFailed as exc:
+        _fail(str(exc), 1)
+    except torch.OutOfMemoryError:
+        _fail(OOM_ADVICE, 1)
+    except Exception as exc:  # one line, never a traceback
+        _fail(f"training failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}", 1)
+    if is_main_process():
+        click.echo(f"adapter written to {output} after {report['global_step']} steps; report: {output}/train_report.json")
