@@ -147,10 +147,10 @@ def _at_or_above(severity, threshold):
 
 @cli.command()
 @click.argument("code", required=False)
-@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output-format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @handle_errors
 def rule(code, output_format):
-    """Show the rule table, or one rule's documentation."""
+    """Show the rule table, or one rule's documentation (markdown: the README's rule table)."""
     import json
 
     from curate.registry import load_rules
@@ -163,7 +163,9 @@ def rule(code, output_format):
         chosen = [match]
     else:
         chosen = list(rules.values())
-    if output_format == "json":
+    if output_format == "markdown":
+        click.echo(rule_table_markdown(chosen), nl=False)
+    elif output_format == "json":
         body = [{"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary,
                  "fix": _fix_label(r), "options": r.options, "doc": r.doc} for r in chosen]
         click.echo(json.dumps(body if not code else body[0], indent=2))
@@ -176,6 +178,15 @@ def rule(code, output_format):
     else:
         for r in chosen:
             click.echo(f"{r.code}  {r.name:<24} {r.severity:<8} {r.summary}")
+
+
+def rule_table_markdown(rules) -> str:
+    """The README's rule table, from the rules' own documentation."""
+    rows = ["| code | name | default | fix | what it flags |", "|---|---|---|---|---|"]
+    for r in rules:
+        summary = r.summary.replace("|", "\\|")
+        rows.append(f"| {r.code} | {r.name} | {r.severity} | {_fix_label(r)} | {summary} |")
+    return "\n".join(rows) + "\n"
 
 
 def _fix_label(r) -> str:

@@ -1,0 +1,59 @@
+"""Record-rule throughput: `curate lint --select F,R,C002,C003,Q,S` against a plain json.loads pass.
+
+    python bench/bench_lint.py [--records 100000] [--jobs 1]
+
+Both run in this process on the same generated file; the ratio is what matters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from synth import write  # noqa: E402
+
+from curate.config import Config  # noqa: E402
+from curate.engine import lint_paths  # noqa: E402
+
+SELECT = ["F", "R", "C002", "C003", "Q", "S"]
+
+
+def json_pass(path: str) -> float:
+    start = time.perf_counter()
+    with open(path, "rb") as f:
+        for line in f:
+            json.loads(line)
+    return time.perf_counter() - start
+
+
+def lint_pass(path: str, jobs: int) -> tuple[float, int]:
+    start = time.perf_counter()
+    result = lint_paths([path], Config(select=SELECT), jobs=jobs)
+    return time.perf_counter() - start, len(result.diagnostics)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--jobs", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "train.jsonl")
+        write(path, args.records)
+        size = os.path.getsize(path) / 1e6
+        parse = json_pass(path)
+        lint, findings = lint_pass(path, args.jobs)
+    print(f"records: {args.records} ({size:.0f} MB), jobs: {args.jobs}")
+    print(f"json.loads pass:  {parse:7.2f} s  {args.records / parse:10,.0f} records/s")
+    print(f"curate lint:      {lint:7.2f} s  {args.records / lint:10,.0f} records/s  ({findings} findings)")
+    print(f"ratio lint/parse: {lint / parse:7.1f}x")
+
+
+if __name__ == "__main__":
+    main()
