@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 from curate.diagnostics import Finding
+from curate.formats import FORMATS, detect
+from curate.records import ROLES
 from curate.registry import record_rule
 
 
@@ -75,4 +80,356 @@ def not_an_object(record, ctx):
 
 
 def _json_type(value) -> str:
-    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+
+
+def _pointer_key(key: str) -> str:
+    """A key escaped for a JSON pointer (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _calls_tool(item: dict) -> bool:
+    """An assistant message that calls tools (`tool_calls`, or the legacy `function_call`)."""
+    return bool(item.get("tool_calls") or item.get("function_call"))
+
+
+_INVISIBLE = re.compile("[\x7f-\x9f\u200b-\u200f\u2060\ufeff]")
+
+
+def _short(value, limit: int = 40) -> str:
+    """A value as JSON (invisible characters escaped), cut to `limit` characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    text = _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+ALPACA_FIELDS = ("system", "instruction", "input", "output")
+
+
+def content_fields(data, fmt):
+    """(holder, key, index) for every content field of a record's raw data.
+
+    `holder[key]` is the content: the content of message `index`, or (index None) a
+    top-level text field (alpaca fields, sharegpt's `system`). See `field_pointer`/`field_label`.
+    """
+    if not isinstance(data, dict):
+        return
+    if fmt.list_key is None:
+        for key in ALPACA_FIELDS:
+            if key in data:
+                yield data, key, None
+        return
+    if fmt.name == "sharegpt" and "system" in data:
+        yield data, "system", None
+    items = data.get(fmt.list_key)
+    if not isinstance(items, list):
+        return
+    key = fmt.content_key
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and key in item:
+            yield item, key, i
+
+
+def field_pointer(fmt, key: str, index) -> str:
+    return f"/{key}" if index is None else f"/{fmt.list_key}/{index}/{key}"
+
+
+def field_label(fmt, holder: dict, key: str, index) -> str:
+    """How messages name a content field: "assistant content", "`output`"."""
+    if index is None:
+        return f"`{key}`"
+    role = holder.get(fmt.role_key)
+    return f"{role[:20]} content" if isinstance(role, str) and role.strip() else "content"
+
+
+def is_text_part(part) -> bool:
+    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+
+
+@record_rule("F004", "missing-messages", "error", requires="json")
+def missing_messages(record, ctx):
+    """The record has no message list, or it is not a list, or it is empty.
+
+    ## What it does
+    Looks for the format's message list: `messages` (openai), `conversations`
+    (sharegpt). An alpaca record needs both `instruction` and `output`
+    (absent or null counts as missing). When the record looks like another
+    format, the message says which.
+
+    ## Why is this bad?
+    A record without a conversation has nothing to train on; loaders crash on
+    it or produce an empty example.
+
+    ## Example
+    ```json
+    {"messages": []}
+    {"prompt": "hi", "completion": "hello"}
+    ```
+
+    ## Fix
+    Export the conversation under the format's key, or pass `--format` when
+    the file was detected as the wrong format.
+    """
+    data = record.data
+    if not isinstance(data, dict):
+        return
+    fmt = FORMATS[record.fmt]
+    if fmt.list_key is None:
+        missing = [k for k in ("instruction", "output") if data.get(k) is None]
+        if missing:
+            yield Finding(f"alpaca record has no {' and no '.join(f'`{k}`' for k in missing)}"
+                          f"{_format_hint(data, fmt)}", f"/{missing[0]}")
+        return
+    key, pointer = fmt.list_key, f"/{fmt.list_key}"
+    if key not in data:
+        keys = ", ".join(f"`{k}`" for k in list(data)[:5])
+        yield Finding(f"no `{key}` list{_format_hint(data, fmt) or f' (record keys: {keys or None})'}", pointer)
+    elif not isinstance(data[key], list):
+        yield Finding(f"`{key}` is a JSON {_json_type(data[key])}, not a list", pointer)
+    elif not data[key]:
+        yield Finding(f"`{key}` is an empty list", pointer)
+
+
+def _format_hint(data: dict, fmt) -> str:
+    other = detect(data)
+    if other and other != fmt.name:
+        return f" (the record looks like {other}, the file was read as {fmt.name}: try --format {other})"
+    return ""
+
+
+@record_rule("F005", "malformed-message", "error", requires="json")
+def malformed_message(record, ctx):
+    """A message is not an object, or lacks its role or content.
+
+    ## What it does
+    Checks every item of the message list: it must be an object with a string
+    role (`role`, or `from` in sharegpt) and a content (`content`/`value`).
+    Content may be absent or null only in an assistant message that carries
+    `tool_calls` (or the legacy `function_call`).
+
+    ## Why is this bad?
+    Chat templates index `message["role"]` and `message["content"]`; a
+    missing key fails the whole batch, or drops the turn silently and shifts
+    the roles of the rest.
+
+    ## Example
+    ```json
+    {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant"}, "hello"]}
+    ```
+
+    ## Fix
+    Restore the missing role or content, or remove the broken item.
+    """
+    data = record.data
+    fmt = FORMATS[record.fmt]
+    if not isinstance(data, dict) or fmt.list_key is None or not isinstance(data.get(fmt.list_key), list):
+        return
+    role_key, content_key = fmt.role_key, fmt.content_key
+    for i, item in enumerate(data[fmt.list_key]):
+        if not isinstance(item, dict):
+            yield Finding(f"message {i} is a JSON {_json_type(item)}, not an object", f"/{fmt.list_key}/{i}")
+            continue
+        problems = []
+        role = item.get(role_key)
+        if role is None:
+            problems.append(f"has no `{role_key}`" if role_key not in item else f"has a null `{role_key}`")
+        elif not isinstance(role, str):
+            problems.append(f"has a {_json_type(role)} `{role_key}` "
+                            f"({_short(role)}), not a string")
+        if item.get(content_key) is None and not _calls_tool(item):
+            problems.append(("has no" if content_key not in item else "has a null") + f" `{content_key}`"
+                            + (" and no `tool_calls`" if fmt.name == "openai" else ""))
+        if problems:
+            yield Finding(f"message {i} {' and '.join(problems)}", f"/{fmt.list_key}/{i}")
+
+
+SHAREGPT_SPELLING = {"user": "human", "assistant": "gpt", "system": "system", "tool": "tool"}
+
+
+def _role_spellings(items: list, fmt) -> dict:
+    """The spelling a role alias becomes: canonical in openai; in sharegpt, the spelling the record
+    already uses for that role (not `function_call`), else human/gpt/system/tool."""
+    if fmt.name != "sharegpt":
+        return {r: r for r in ROLES}
+    spelling = dict(SHAREGPT_SPELLING)
+    seen = set()
+    for item in items:
+        raw = item.get(fmt.role_key) if isinstance(item, dict) else None
+        if isinstance(raw, str) and raw in fmt.native_roles and raw != "function_call":
+            canonical = fmt.native_roles[raw]
+            if canonical not in seen:
+                seen.add(canonical)
+                spelling[canonical] = raw
+    return spelling
+
+
+def fix_role_aliases(data, fmt) -> bool:
+    """Rewrite role aliases to the format's spelling of their canonical role."""
+    items = data.get(fmt.list_key) if fmt.list_key else None
+    if not isinstance(items, list):
+        return False
+    spelling = None
+    changed = False
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        role, _, alias = fmt.map_role(item.get(fmt.role_key))
+        if alias:
+            spelling = spelling or _role_spellings(items, fmt)
+            item[fmt.role_key] = spelling[role]
+            changed = True
+    return changed
+
+
+@record_rule("F006", "unknown-role", "error", fix=fix_role_aliases)
+def unknown_role(record, ctx):
+    """A message has a role outside system, user, assistant and tool.
+
+    ## What it does
+    Checks each role against the format's roles: `system`, `user`,
+    `assistant`, `tool` (openai); `human`, `gpt`, `system`, `function_call`,
+    `observation`, `tool` and the openai names (sharegpt). Known aliases
+    (`human`, `gpt`, `bot`, `model`, `User`, `developer`, `function`...) are
+    reported as fixable; any other role is not.
+
+    ## Why is this bad?
+    Chat templates raise on roles they do not know, or render them as plain
+    text, so the turn is trained with the wrong speaker or not at all.
+
+    ## Example
+    ```json
+    {"messages": [{"role": "human", "content": "hi"}, {"role": "narrator", "content": "..."}]}
+    ```
+
+    ## Fix
+    `curate fix` rewrites aliases: to the canonical role in openai; in
+    sharegpt to the spelling the record already uses for that role, else
+    `human`, `gpt`, `system` or `tool`. Map other roles by hand.
+    """
+    fmt = FORMATS[record.fmt]
+    spelling = None
+    for m in record.messages:
+        if not isinstance(m.raw, dict):
+            continue
+        raw = m.raw.get(fmt.role_key)
+        if not isinstance(raw, str):
+            continue  # F005
+        if not m.known_role:
+            expected = ", ".join(fmt.native_roles)
+            yield Finding(f"unknown role {_short(raw)}, not fixable (expected one of {expected})", m.role_pointer)
+        elif m.alias:
+            spelling = spelling or _role_spellings(record.data[fmt.list_key], fmt)
+            yield Finding(f"role {_short(raw)} is an alias of {_short(spelling[m.role])} (fixable)", m.role_pointer)
+
+
+@record_rule("F007", "unknown-key", "warning", requires="json", options={"allowed_keys": []})
+def unknown_key(record, ctx):
+    """The record or one of its messages has a key the format does not define.
+
+    ## What it does
+    Compares record keys and message keys with the format's: openai records
+    `messages`, `tools`, `parallel_tool_calls` and messages `role`,
+    `content`, `name`, `tool_calls`, `tool_call_id`, `weight`; sharegpt
+    `conversations`, `system`, `tools`, `id` and `from`, `value`, `weight`;
+    alpaca `instruction`, `input`, `output`, `system`, `history`. A message
+    key is reported once per record, with the number of messages that have it.
+
+    Option `allowed_keys` (list of strings, default empty): extra keys to
+    accept at record or message level, e.g. `["id", "source"]`.
+
+    ## Why is this bad?
+    Trainers ignore unknown keys, so what they hold (a misspelled `weight`, a
+    `system_prompt`) silently does not take effect; some APIs reject them.
+
+    ## Example
+    ```json
+    {"messages": [{"role": "user", "content": "hi", "wieght": 0}], "source": "crawl"}
+    ```
+
+    ## Fix
+    Rename misspelled keys, move metadata out of the training file, or list
+    the keys in `allowed_keys`.
+    """
+    data = record.data
+    if not isinstance(data, dict):
+        return
+    fmt = FORMATS[record.fmt]
+    allowed = set(ctx.options.get("allowed_keys") or ())
+    for key in data:
+        if key not in fmt.record_keys and key not in allowed:
+            yield Finding(f"unknown record key {_short(key)} for {fmt.name} records", f"/{_pointer_key(key)}")
+    items = data.get(fmt.list_key) if fmt.list_key else None
+    if not isinstance(items, list):
+        return
+    first: dict[str, tuple[int, int]] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            for key in item:
+                if key not in fmt.message_keys and key not in allowed:
+                    at, n = first.get(key, (i, 0))
+                    first[key] = (at, n + 1)
+    for key, (at, n) in first.items():
+        where = f"message {at}" if n == 1 else f"{n} messages, first {at}"
+        yield Finding(f"unknown message key {_short(key)} for {fmt.name} messages ({where})",
+                      f"/{fmt.list_key}/{at}/{_pointer_key(key)}")
+
+
+def _content_problem(value) -> tuple[str, str] | None:
+    """(problem, pointer suffix) when a content value is neither a string nor a list of text parts."""
+    if isinstance(value, str):
+        return None
+    if not isinstance(value, list):
+        return f"is a JSON {_json_type(value)}, not a string", ""
+    for j, part in enumerate(value):
+        if is_text_part(part):
+            continue
+        if not isinstance(part, dict):
+            return f"part {j} is a JSON {_json_type(part)}, not a text part object", f"/{j}"
+        if part.get("type") != "text":
+            return f"part {j} has type {_short(part.get('type'))}; only text parts are supported", f"/{j}"
+        return f"part {j} has no string `text`", f"/{j}"
+    return None
+
+
+@record_rule("F008", "bad-content-type", "error")
+def bad_content_type(record, ctx):
+    """Content is not a string or a list of text parts, or `weight` is not 0 or 1.
+
+    ## What it does
+    Content must be a string or a list of `{"type": "text", "text": "..."}`
+    parts; alpaca fields and sharegpt's `system` likewise. A message `weight`
+    must be the number 0 or 1. Null content is F005's concern.
+
+    ## Why is this bad?
+    Templates concatenate content as text: a number, an object or an image
+    part crashes them or is rendered as its Python repr. Trainers read
+    `weight` as a loss mask, and anything but 0/1 is rejected or misread.
+
+    ## Example
+    ```json
+    {"messages": [{"role": "user", "content": 42}, {"role": "assistant", "content": "ok", "weight": 2}]}
+    ```
+
+    ## Fix
+    Convert the content to text; set `weight` to 0 (do not train on this
+    turn) or 1.
+    """
+    data = record.data
+    fmt = FORMATS[record.fmt]
+    for holder, key, index in content_fields(data, fmt):
+        value = holder[key]
+        if value is None or isinstance(value, str):
+            continue
+        problem = _content_problem(value)
+        if problem:
+            yield Finding(f"{field_label(fmt, holder, key, index)} {problem[0]}",
+                          field_pointer(fmt, key, index) + problem[1])
+    items = data.get(fmt.list_key) if fmt.list_key else None
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        if isinstance(item, dict) and "weight" in item:
+            w = item["weight"]
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or w not in (0, 1):
+                yield Finding(f"`weight` is {_short(w)}; it must be 0 or 1", f"/{fmt.list_key}/{i}/weight")
