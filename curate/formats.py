@@ -88,16 +88,14 @@ def to_messages(data: Any, fmt: Format) -> list[Message] | None:
         return None
     messages = []
     if fmt.name == "sharegpt" and isinstance(data.get("system"), str):
-        messages.append(Message("system", data["system"], "/system", "/system", "/system", raw=data["system"]))
+        messages.append(Message("system", data["system"], "/system", raw=data["system"]))
     base = "/" + fmt.list_key
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             continue
         role, known, alias = fmt.map_role(item.get(fmt.role_key))
-        ptr = f"{base}/{i}"
         messages.append(Message(
-            role, item.get(fmt.content_key), ptr, f"{ptr}/{fmt.role_key}", f"{ptr}/{fmt.content_key}",
-            raw=item, known_role=known, alias=alias, weight=item.get("weight"),
+            role, item.get(fmt.content_key), f"{base}/{i}", fmt.role_key, fmt.content_key, raw=item, known_role=known, alias=alias, weight=item.get("weight"),
             tool_calls=item.get("tool_calls") or (item if item.get(fmt.role_key) == "function_call" else None),
             tool_call_id=item.get("tool_call_id"),
         ))
@@ -110,13 +108,13 @@ def _alpaca(data: dict) -> list[Message] | None:
         return None
     messages = []
     if isinstance(data.get("system"), str):
-        messages.append(Message("system", data["system"], "/system", "/system", "/system"))
+        messages.append(Message("system", data["system"], "/system"))
     prompt = instruction
     if isinstance(instruction, str) and isinstance(data.get("input"), str) and data["input"].strip():
         prompt = f"{instruction}\n\n{data['input']}"
-    messages.append(Message("user", prompt, "/instruction", "/instruction", "/instruction"))
+    messages.append(Message("user", prompt, "/instruction"))
     if output is not None:
-        messages.append(Message("assistant", output, "/output", "/output", "/output"))
+        messages.append(Message("assistant", output, "/output"))
     return messages
 
 
@@ -141,6 +139,6 @@ def reference_messages(data: Any) -> list[Message] | None:
     for key, value in data.items():
         if isinstance(value, str) and value.strip():
             role = TEXT_FIELD_ROLES.get(key.lower(), "user")
-            messages.append(Message(role, value, f"/{key}", f"/{key}", f"/{key}"))
+            messages.append(Message(role, value, f"/{key}"))
     messages.sort(key=lambda m: m.role == "assistant")
     return messages or None

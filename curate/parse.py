@@ -29,10 +29,13 @@ def decode(raw: bytes) -> tuple[str, str | None]:
         return raw.decode("utf-8", errors="replace"), issue or f"invalid UTF-8 at byte {exc.start + 1}"
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def loads(text: str):
     """json.loads that rejects NaN/Infinity; raises ValueError with a readable message."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     except json.JSONDecodeError as exc:

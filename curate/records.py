@@ -15,14 +15,22 @@ class Message:
     role: str
     content: Any
     pointer: str
-    role_pointer: str
-    content_pointer: str
+    role_key: str = ""
+    content_key: str = ""
     raw: Any = None
     known_role: bool = True
     alias: bool = False
     weight: Any = None
     tool_calls: Any = None
     tool_call_id: Any = None
+
+    @property
+    def role_pointer(self) -> str:
+        return f"{self.pointer}/{self.role_key}" if self.role_key else self.pointer
+
+    @property
+    def content_pointer(self) -> str:
+        return f"{self.pointer}/{self.content_key}" if self.content_key else self.pointer
 
     @property
     def text(self) -> str:

@@ -18,7 +18,7 @@ BAD = [
 def _lint(run, tmp_path, fmt):
     (tmp_path / "data").mkdir(exist_ok=True)
     write_jsonl(tmp_path / "data" / "train.jsonl", BAD)
-    result = run("lint", "data/train.jsonl", "--select", "F", "--output-format", fmt)
+    result = run("lint", "data/train.jsonl", "--select", "F001,F002,F003", "--output-format", fmt)
     assert result.exit_code == 1
     return result.output
 
