@@ -229,5 +229,14 @@ def fix(paths, config_path, select, ignore, extend_select, record_format, split_
     click.echo(report.describe())
 
 
+def _add_commands():
+    """Commands that live in their own modules (importing them loads no torch)."""
+    from curate.train.cli import train_command
+    cli.add_command(train_command)
+
+
+_add_commands()
+
+
 def main():
     cli(prog_name="curate")

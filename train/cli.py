@@ -7,12 +7,16 @@ the gate has passed.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
+from curate.errors import CurateError
 from curate.train import is_main_process
-from curate.train.config import METHODS, ConfigError, load_config
+from curate.train.config import METHODS, load_config
 from curate.train.gate import check_gate
+from curate.train.model import check_model_source, first_line
+from curate.train.report import REPORT_NAME
 
 TRAIN_EXTRA_HINT = 'training needs the train extra: pip install "curate-sft[train]"'
 OOM_ADVICE = (
@@ -31,7 +35,7 @@ def _fail(message: str, code: int):
 
 @click.command("train")
 @click.option("--model", "model", required=True, help="Base model: a local directory or a Hugging Face Hub name.")
-@click.option("--data", "data", required=True, type=_FILE, help="Training conversations (JSONL).")
+@click.option("--data", "data", required=True, type=_FILE, help="Training conversations (JSONL, gzipped JSONL or a JSON array).")
 @click.option("--eval", "eval_path", type=_FILE, help="Eval conversations; default: a seeded 90/10 split of --data.")
 @click.option("--output", "output", required=True, type=click.Path(file_okay=False), help="Directory for the adapter and report.")
 @click.option("--method", type=click.Choice(METHODS), help="lora (default) or qlora (4-bit NF4 base).")
@@ -51,17 +55,13 @@ def _fail(message: str, code: int):
 @click.option("--gradient-checkpointing", is_flag=True, default=None, help="Trade compute for memory.")
 def train_command(model, data, eval_path, output, config_path, certificate, chat_template, **overrides):
     """Fine-tune a LoRA/QLoRA adapter on data that passes the lint (or matches --certificate)."""
-    from curate.train.model import ModelError, check_model_source
-
     try:
         config = load_config(config_path, overrides)
         check_model_source(model)
-    except (ConfigError, ModelError) as exc:
+        splits = {data: "train", **({eval_path: "eval"} if eval_path else {})}
+        verdict = check_gate(list(splits), certificate, splits)
+    except CurateError as exc:
         _fail(str(exc), 2)
-
-    paths = [data] + ([eval_path] if eval_path else [])
-    splits = {data: "train", **({eval_path: "eval"} if eval_path else {})}
-    verdict = check_gate(paths, certificate, splits)
     if not verdict.passed:
         if is_main_process():
             for finding in verdict.findings:
@@ -77,7 +77,6 @@ def train_command(model, data, eval_path, output, config_path, certificate, chat
 
         if config.method == "qlora":
             import bitsandbytes  # noqa: F401
-        from curate.train.data import TemplateError
         from curate.train.run import RunFailed, RunInputs, run  # imports the whole training stack
     except ImportError:
         _fail(TRAIN_EXTRA_HINT, 2)
@@ -85,13 +84,13 @@ def train_command(model, data, eval_path, output, config_path, certificate, chat
     inputs = RunInputs(model, data, eval_path, output, config, chat_template, certificate, verdict.checked_by)
     try:
         report = run(inputs)
-    except (ModelError, TemplateError, ConfigError) as exc:
+    except CurateError as exc:
         _fail(str(exc), 2)
     except RunFailed as exc:
         _fail(str(exc), 1)
-    except torch.OutOfMemoryError:
-        _fail(OOM_ADVICE, 1)
     except Exception as exc:  # one line, never a traceback
-        _fail(f"training failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}", 1)
+        if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
+            _fail(OOM_ADVICE, 1)
+        _fail(f"training failed: {type(exc).__name__}: {first_line(exc)}", 1)
     if is_main_process():
-        click.echo(f"adapter written to {output} after {report['global_step']} steps; report: {output}/train_report.json")
+        click.echo(f"adapter written to {output} after {report['global_step']} steps; report: {Path(output) / REPORT_NAME}")

@@ -1,10 +1,10 @@
 """Training configuration: defaults, TOML loading and command-line overrides.
 
-A config file is either a TOML file with a ``[train]`` table (``curate.toml``
+``--config FILE`` is a TOML file with a ``[train]`` table (``curate.toml``
 style) or with the keys at top level, or a ``pyproject.toml`` with a
-``[tool.curate.train]`` table. Without ``--config``, ``curate.toml`` and then
-``pyproject.toml`` in the working directory are used when they hold such a
-table. Unknown keys and wrongly typed values are errors.
+``[tool.curate.train]`` table. Without it, the ``train`` table of the config
+that ``curate lint`` finds is used. Unknown keys and wrongly typed values are
+errors.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from curate.config import load_config as load_lint_config
+from curate.errors import CurateError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -24,7 +27,7 @@ METHODS = ("lora", "qlora")
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
-class ConfigError(ValueError):
+class ConfigError(CurateError):
     """A configuration problem, reported as one line with exit 2."""
 
 
@@ -34,7 +37,7 @@ class TrainConfig:
 
     method: str = "lora"
     epochs: float = 3.0
-    max_steps: int = -1
+    max_steps: int = -1  # > 0 overrides epochs
     lr: float = 2e-4
     batch_size: int = 4
     grad_accum: int = 4
@@ -44,14 +47,14 @@ class TrainConfig:
     lora_dropout: float = 0.05
     target_modules: tuple[str, ...] | str = DEFAULT_TARGET_MODULES
     seed: int = 42
-    warmup: float = 0.1
+    warmup: float = 0.1  # below 1: a fraction of the steps; else a number of steps
     scheduler: str = "cosine"
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     early_stopping_patience: int = 2
     save_total_limit: int = 2
-    logging_steps: float = 0.02
-    eval_fraction: float = 0.1
+    logging_steps: float = 0.02  # below 1: a fraction of the steps (about 50 loss points); else every N steps
+    eval_fraction: float = 0.1  # held out of --data when there is no --eval
     gradient_checkpointing: bool = False
 
     def __post_init__(self):
@@ -120,34 +123,27 @@ def _read_toml(path: str) -> dict:
 def read_config_file(path: str) -> dict:
     """The training settings in a TOML file, validated; see the module docstring for the layout."""
     document = _read_toml(path)
-    table = _train_table(path, document)
-    if table is None:
-        table = document if Path(path).name != "pyproject.toml" else {}
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: the train table is not a table")
-    for key, value in table.items():
-        _check_value(path, key, value)
-    return table
-
-
-def _train_table(path: str, document: dict):
     if Path(path).name == "pyproject.toml":
-        return document.get("tool", {}).get("curate", {}).get("train")
-    return document.get("train")
+        table = document.get("tool", {}).get("curate", {}).get("train", {})
+    else:
+        table = document.get("train", document)
+    return _validated(path, table)
 
 
-def find_config_file(directory: str = ".") -> str | None:
-    """``curate.toml`` or ``pyproject.toml`` in ``directory`` when it has a training table."""
-    for name in ("curate.toml", "pyproject.toml"):
-        path = str(Path(directory) / name)
-        if Path(path).is_file() and _train_table(path, _read_toml(path)) is not None:
-            return path
-    return None
+def _validated(source: str, table) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: the train settings are not a table")
+    for key, value in table.items():
+        _check_value(source, key, value)
+    return dict(table)
 
 
 def load_config(path: str | None, overrides: dict) -> TrainConfig:
-    """Defaults, then the config file (given or found), then the non-None ``overrides`` from flags."""
-    path = path or find_config_file()
-    settings = read_config_file(path) if path else {}
+    """Defaults, then ``path`` (or the lint config's ``train`` table), then the non-None ``overrides`` from flags."""
+    if path:
+        settings = read_config_file(path)
+    else:
+        lint_config = load_lint_config()
+        settings = _validated(lint_config.source, lint_config.train)
     settings.update({key: value for key, value in overrides.items() if value is not None})
     return TrainConfig(**settings)

@@ -10,29 +10,18 @@ prompt tokens are the ones the model sees at inference.
 
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass
-from pathlib import Path
+
+from curate.errors import CurateError
+from curate.parse import parse
+from curate.reader import FileInfo, read_file
+from curate.records import Message
+from curate.train.model import first_line
 
 IGNORE_INDEX = -100
 
-_SHAREGPT_ROLES = {
-    "system": "system",
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "model": "assistant",
-    "bot": "assistant",
-    "chatgpt": "assistant",
-    "tool": "tool",
-    "function": "tool",
-    "observation": "tool",
-}
 
-
-class TemplateError(ValueError):
+class TemplateError(CurateError):
     """The chat template cannot format an example for training."""
 
 
@@ -68,56 +57,26 @@ class Excluded:
 
 
 def read_examples(path: str) -> list[Example]:
-    """Read conversations from a JSONL (optionally gzipped) or JSON-array file."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        text = fh.read()
-    return [Example(path, line, *to_messages(record)) for line, record in _records(text)]
+    """Read a dataset file with the core reader (JSONL, gzip, JSON array; format detected as the lint does)."""
+    records = (parse(record) for record in read_file(FileInfo(path, "train", ""), None, 0))
+    return [
+        Example(path, record.line, [_template_message(m) for m in record.messages], record.data.get("tools"))
+        for record in records
+    ]
 
 
-def _records(text: str):
-    """Yield ``(line, record)`` for a JSON array or for JSON lines."""
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        decoder = json.JSONDecoder()
-        pos = len(text) - len(stripped) + 1
-        while True:
-            while pos < len(text) and text[pos] in " \t\r\n,":
-                pos += 1
-            if pos >= len(text) or text[pos] == "]":
-                return
-            record, end = decoder.raw_decode(text, pos)
-            yield text.count("\n", 0, pos) + 1, record
-            pos = end
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            yield number, json.loads(line)
-
-
-def to_messages(record: dict) -> tuple[list[dict], list | None]:
-    """Convert an openai, sharegpt or alpaca record to ``(messages, tools)``."""
-    if "messages" in record:
-        messages = [dict(m, content=_text(m.get("content"))) for m in record["messages"]]
-    elif "conversations" in record:
-        messages = [
-            {"role": _SHAREGPT_ROLES.get(str(turn["from"]).lower(), turn["from"]), "content": _text(turn["value"])}
-            for turn in record["conversations"]
-        ]
-    elif "instruction" in record:
-        prompt = "\n\n".join(part for part in (record["instruction"], record.get("input")) if part)
-        messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": record["output"]}]
-        if record.get("system"):
-            messages.insert(0, {"role": "system", "content": record["system"]})
-    else:
-        raise ValueError("record has no messages, conversations or instruction")
-    return messages, record.get("tools")
-
-
-def _text(content):
-    """Join a list of text parts into one string; leave strings and None alone."""
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return content
+def _template_message(message: Message) -> dict:
+    """A canonical message as the chat template expects it (``role``, ``content`` and tool fields)."""
+    out = {"role": message.role, "content": message.text}
+    if message.tool_calls:
+        out["tool_calls"] = message.tool_calls
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    if isinstance(message.raw, dict) and "name" in message.raw:
+        out["name"] = message.raw["name"]
+    if message.weight is not None:
+        out["weight"] = message.weight
+    return out
 
 
 def encode_example(tokenizer, example: Example) -> Encoded:
@@ -141,7 +100,7 @@ def _segments(tokenizer, example: Example) -> list[tuple[str, bool]]:
                 messages[:upto], tools=example.tools, tokenize=False, add_generation_prompt=generation_prompt
             )
         except Exception as exc:  # jinja raises its own errors, and templates raise on purpose
-            raise TemplateError(f"{example.where}: the chat template failed: {exc}") from exc
+            raise TemplateError(f"{example.where}: the chat template failed: {first_line(exc)}") from exc
 
     full = render(len(messages))
     segments: list[tuple[str, bool]] = []

@@ -6,9 +6,11 @@ and every process of a multi-GPU launch reaches the same verdict on its own.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
+
+from curate.certificate import file_sha256, load_certificate, verify_certificate
+from curate.config import load_config
+from curate.engine import lint_paths
 
 
 @dataclass
@@ -23,17 +25,15 @@ class GateResult:
 def check_gate(data_paths: list[str], certificate: str | None = None, splits: dict[str, str] | None = None) -> GateResult:
     """Pass when ``certificate`` matches the data, or, without one, when a fresh lint has no error.
 
-    ``splits`` maps each path to its split (``train``, ``eval``) so the lint
-    sees train and eval together and catches leaks between them.
+    The lint uses the configuration ``curate lint`` finds; ``splits`` maps each
+    path to its split (``train``, ``eval``) so it sees train and eval together
+    and catches leaks between them. Raises CurateError on an unreadable
+    certificate, config or data file.
     """
     if certificate:
-        from curate.certificate import verify_certificate
-
         problems = list(verify_certificate(certificate)) or _uncertified(certificate, data_paths)
         return GateResult(not problems, "certificate", [f"{certificate}: {problem}" for problem in problems])
-    from curate.engine import lint_paths
-
-    result = lint_paths(list(data_paths), splits=splits)
+    result = lint_paths(list(data_paths), load_config(), splits)
     findings = [
         f"{d.path}:{d.line}: {d.code} {d.message}" if d.line else f"{d.path}: {d.code} {d.message}"
         for d in result.diagnostics
@@ -42,17 +42,7 @@ def check_gate(data_paths: list[str], certificate: str | None = None, splits: di
     return GateResult(result.count_at_or_above("error") == 0, "lint", findings)
 
 
-def file_sha256(path: str) -> str:
-    """SHA-256 of a file's bytes, as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _uncertified(certificate: str, data_paths: list[str]) -> list[str]:
     """The data files whose bytes the certificate does not list."""
-    with open(certificate, encoding="utf-8") as fh:
-        certified = {entry.get("sha256") for entry in json.load(fh).get("files", [])}
+    certified = {entry.get("sha256") for entry in load_certificate(certificate)["files"]}
     return [f"{path} is not covered by this certificate" for path in data_paths if file_sha256(path) not in certified]

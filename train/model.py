@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from curate.errors import CurateError
 from curate.train.config import TrainConfig
 
 
-class ModelError(RuntimeError):
+class ModelError(CurateError):
     """The model or tokenizer cannot be used; reported as one line with exit 2."""
 
 
@@ -47,7 +48,7 @@ def load_tokenizer(name: str, chat_template_file: str | None = None):
     try:
         tokenizer = AutoTokenizer.from_pretrained(os.path.expanduser(name))
     except Exception as exc:  # transformers raises OSError, ValueError, HF hub errors...
-        raise ModelError(f"cannot load the tokenizer of {name}: {_first_line(exc)}") from exc
+        raise ModelError(f"cannot load the tokenizer of {name}: {first_line(exc)}") from exc
     if chat_template_file:
         tokenizer.chat_template = Path(chat_template_file).read_text(encoding="utf-8")
     if not tokenizer.chat_template:
@@ -72,11 +73,18 @@ def load_model(name: str, method: str, precision_name: str):
         )
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))} if torch.cuda.is_available() else "cpu"
     try:
-        return AutoModelForCausalLM.from_pretrained(os.path.expanduser(name), **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(os.path.expanduser(name), **kwargs)
     except torch.OutOfMemoryError:
         raise
     except Exception as exc:  # OSError, ValueError, safetensors and bitsandbytes errors...
-        raise ModelError(f"cannot load model {name}: {_first_line(exc)}") from exc
+        raise ModelError(f"cannot load model {name}: {first_line(exc)}") from exc
+    if method == "qlora" and not torch.cuda.is_available():
+        # On AVX512-BF16 CPUs bitsandbytes repacks a 4-bit layer for inference the first time it runs
+        # without grad (each evaluation), and the repacked path has no backward: keep the training layout.
+        for module in model.modules():
+            if hasattr(module, "support_avx512bf16_for_cpu"):
+                module.support_avx512bf16_for_cpu = False
+    return model
 
 
 def add_lora(model, config: TrainConfig):
@@ -86,23 +94,26 @@ def add_lora(model, config: TrainConfig):
     if config.method == "qlora":
         # Activation checkpointing, when asked for, is switched on by the Trainer.
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    targets = config.target_modules
     lora = LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
-        target_modules=config.target_modules if isinstance(config.target_modules, str) else list(config.target_modules),
+        target_modules=targets if isinstance(targets, str) else list(targets),
         bias="none",
         task_type="CAUSAL_LM",
     )
     try:
         return get_peft_model(model, lora)
     except ValueError as exc:
+        names = targets if isinstance(targets, str) else ",".join(targets)
         raise ModelError(
-            f"cannot attach LoRA to target modules {lora.target_modules}: {_first_line(exc)} "
+            f"cannot attach LoRA to target modules {names}: {first_line(exc)} "
             "(choose others with --target-modules, or all-linear)"
         ) from exc
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, for one-line error reports."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]

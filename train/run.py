@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import torch
 
+from curate.certificate import file_sha256
 from curate.train import checks, is_main_process
 from curate.train import model as models
 from curate.train.config import TrainConfig
-from curate.train.data import Example, build_dataset, read_examples
-from curate.train.gate import file_sha256
+from curate.train.data import Encoded, Example, Excluded, build_dataset, read_examples
 from curate.train.report import loss_curves, plot_losses, write_report
 from curate.train.trainer import build_trainer, loss_not_falling
 
@@ -54,11 +54,9 @@ def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def run(inputs: RunInputs) -> dict:
-    """Train, save the adapter and tokenizer, check the reload, and return the report (rank 0 writes it)."""
+def _datasets(inputs: RunInputs, tokenizer) -> tuple[list[Encoded], list[Encoded], list[Excluded]]:
+    """Encoded train and eval sets (eval: --eval, or held out of --data) and the examples left out."""
     config = inputs.config
-    started = time.time()
-    tokenizer = models.load_tokenizer(inputs.model, inputs.chat_template)
     train_examples = read_examples(inputs.data)
     if inputs.eval:
         eval_examples = read_examples(inputs.eval)
@@ -72,7 +70,15 @@ def run(inputs: RunInputs) -> dict:
             warn(f"{item.path}:{item.line}: excluded: {item.reason}")
     if not train_set or not eval_set:
         raise RunFailed(f"no {'train' if not train_set else 'eval'} example is left to use after exclusions")
+    return train_set, eval_set, excluded
 
+
+def run(inputs: RunInputs) -> dict:
+    """Train, save the adapter and tokenizer, check the reload, and return the report (rank 0 writes it)."""
+    config = inputs.config
+    started = time.time()
+    tokenizer = models.load_tokenizer(inputs.model, inputs.chat_template)
+    train_set, eval_set, excluded = _datasets(inputs, tokenizer)
     precision_name = models.precision()
     if config.method == "qlora" and not torch.cuda.is_available() and is_main_process():
         warn("QLoRA without a CUDA GPU runs on the CPU through bitsandbytes: it works, but slowly")
@@ -80,7 +86,8 @@ def run(inputs: RunInputs) -> dict:
     trainable, total = model.get_nb_trainable_parameters()
     trainer, monitor = build_trainer(model, tokenizer, train_set, eval_set, config, inputs.output, precision_name)
     metrics = trainer.train().metrics
-    train_points, eval_points = loss_curves(trainer.state.log_history)
+    state = trainer.state
+    train_points, eval_points = loss_curves(state.log_history)
     report = {
         "status": "ok",
         "model": inputs.model,
@@ -98,13 +105,13 @@ def run(inputs: RunInputs) -> dict:
         },
         "loss": train_points,
         "eval_loss": eval_points,
-        "best_checkpoint": trainer.state.best_model_checkpoint,
-        "best_eval_loss": trainer.state.best_metric,
-        "global_step": trainer.state.global_step,
-        "epochs": trainer.state.epoch,
-        "train_runtime_s": metrics.get("train_runtime"),
-        "tokens_seen": trainer.state.num_input_tokens_seen,
-        "tokens_per_second": metrics.get("train_tokens_per_second"),
+        "best_checkpoint": state.best_model_checkpoint,
+        "best_eval_loss": state.best_metric,
+        "global_step": state.global_step,
+        "epochs": state.epoch,
+        "train_runtime_s": metrics["train_runtime"],
+        "tokens_seen": state.num_input_tokens_seen,
+        "tokens_per_second": round(state.num_input_tokens_seen / metrics["train_runtime"], 1),
         "warnings": [],
     }
     main = trainer.is_world_process_zero()
@@ -121,7 +128,7 @@ def run(inputs: RunInputs) -> dict:
     trainer.save_model(inputs.output)
     if not main:
         return report
-    del model, trainer
+    del model, trainer  # free the accelerator for the reload check
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -148,4 +155,3 @@ def _write(output_dir: str, report: dict, started: float) -> None:
 def _data_files(inputs: RunInputs) -> list[dict]:
     files = [("train", inputs.data)] + ([("eval", inputs.eval)] if inputs.eval else [])
     return [{"split": split, "path": path, "sha256": file_sha256(path)} for split, path in files]
-

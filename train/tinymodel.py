@@ -85,7 +85,7 @@ def conversation_texts(paths: list[str]) -> list[str]:
         for path in paths
         for example in read_examples(path)
         for message in example.messages
-        if isinstance(message.get("content"), str)
+        if message["content"]
     ]
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
+import torch
 from transformers import (
     DataCollatorForSeq2Seq,
     EarlyStoppingCallback,
@@ -15,29 +17,41 @@ from transformers import (
 
 from curate.train.config import ConfigError, TrainConfig
 from curate.train.data import IGNORE_INDEX, Encoded
+from curate.train.model import first_line
 
 # A logged loss this many times the first one means training has blown up.
-EXPLODE_FACTOR = 4.0
+LOSS_EXPLODE_FACTOR = 4.0
+# Likewise for the gradient norm (before clipping), which can explode while clipping keeps the loss flat.
+GRAD_EXPLODE_FACTOR = 1000.0
 
 
 class DivergenceMonitor(TrainerCallback):
-    """Stops training as soon as a logged loss is NaN/inf or explodes; ``problem`` says what happened."""
+    """Stops training when a logged loss is NaN/inf or explodes, or the gradient norm explodes.
+
+    ``problem`` then says what happened. A non-finite gradient norm alone is not a
+    divergence: fp16 loss scaling produces those and skips the step.
+    """
 
     def __init__(self, lr: float):
         self.lr = lr
-        self.first: float | None = None
+        self.first: dict[str, float] = {}
         self.problem: str | None = None
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        loss = (logs or {}).get("loss")
+        logs = logs or {}
+        loss, grad_norm = logs.get("loss"), logs.get("grad_norm")
         if loss is None:
             return
-        if self.first is None:
-            self.first = loss
+        finite_norm = grad_norm is not None and math.isfinite(grad_norm)
+        first_loss = self.first.setdefault("loss", loss)
+        first_norm = self.first.setdefault("grad_norm", grad_norm) if finite_norm else None
+        step = state.global_step
         if not math.isfinite(loss):
-            what = f"the loss became {loss} at step {state.global_step}"
-        elif self.first > 0 and loss > EXPLODE_FACTOR * self.first:
-            what = f"the loss exploded to {loss:.4g} at step {state.global_step} (from {self.first:.4g})"
+            what = f"the loss became {loss} at step {step}"
+        elif first_loss > 0 and loss > LOSS_EXPLODE_FACTOR * first_loss:
+            what = f"the loss exploded to {loss:.4g} at step {step} (from {first_loss:.4g})"
+        elif finite_norm and grad_norm > GRAD_EXPLODE_FACTOR * first_norm > 0:
+            what = f"the gradient norm exploded to {grad_norm:.4g} at step {step} (from {first_norm:.4g})"
         else:
             return
         self.problem = (
@@ -66,7 +80,7 @@ def training_arguments(config: TrainConfig, output_dir: str, precision_name: str
     try:
         return _arguments(config, output_dir, precision_name)
     except ValueError as exc:  # e.g. an unknown scheduler name
-        raise ConfigError(f"invalid training settings: {str(exc).splitlines()[0]}") from exc
+        raise ConfigError(f"invalid training settings: {first_line(exc)}") from exc
 
 
 def _arguments(config: TrainConfig, output_dir: str, precision_name: str) -> TrainingArguments:
@@ -97,6 +111,9 @@ def _arguments(config: TrainConfig, output_dir: str, precision_name: str) -> Tra
         logging_nan_inf_filter=False,
         include_num_input_tokens_seen="non_padding",
         remove_unused_columns=False,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        # torchrun on CPU-only machines: distributed over gloo instead of N independent runs
+        use_cpu=not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1,
         report_to="none",
         seed=config.seed,
     )
