@@ -105,6 +105,16 @@ def test_certificate_must_cover_the_data(tmp_path):
     assert not result.passed and result.findings == [f"{cert}: {data} is not covered by this certificate"]
 
 
+def test_certificate_from_a_narrowed_lint_is_refused(tmp_path):
+    data = write(tmp_path / "train.jsonl", CLEAN)
+    cert = tmp_path / "narrow.json"
+    result = CliRunner().invoke(cli, ["lint", data, "--select", "F001", "--certificate", str(cert)])
+    assert result.exit_code == 0 and cert.exists()
+    verdict = check_gate([data], str(cert))
+    assert not verdict.passed
+    assert "different lint configuration" in verdict.findings[0]
+
+
 def test_importing_the_train_command_does_not_import_torch():
     code = "import sys, curate.train.cli; print(sorted({'torch', 'transformers', 'peft'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

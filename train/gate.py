@@ -31,7 +31,8 @@ def check_gate(data_paths: list[str], certificate: str | None = None, splits: di
     certificate, config or data file.
     """
     if certificate:
-        problems = list(verify_certificate(certificate)) or _uncertified(certificate, data_paths)
+        problems = (list(verify_certificate(certificate)) or _uncertified(certificate, data_paths)
+                    or _other_config(certificate))
         return GateResult(not problems, "certificate", [f"{certificate}: {problem}" for problem in problems])
     result = lint_paths(list(data_paths), load_config(), splits)
     findings = [
@@ -40,6 +41,14 @@ def check_gate(data_paths: list[str], certificate: str | None = None, splits: di
         if d.severity == "error"
     ]
     return GateResult(result.count_at_or_above("error") == 0, "lint", findings)
+
+
+def _other_config(certificate: str) -> list[str]:
+    """A certificate counts only under the project's lint configuration, not a narrowed one."""
+    if load_certificate(certificate).get("config_sha256") == load_config().digest():
+        return []
+    return ["made under a different lint configuration (--select/--ignore/--fail-on flags or an edited "
+            "config): certify again with `curate lint ... --certificate FILE` and the project's configuration"]
 
 
 def _uncertified(certificate: str, data_paths: list[str]) -> list[str]:
