@@ -21,12 +21,18 @@ CHUNK = 1000
 
 @dataclass
 class RuleContext:
-    """What a rule sees besides the records: its options, the tokenizer, the record table."""
+    """What a rule sees besides the records: its options, the tokenizer, the record table.
+
+    `splits` holds the split of every input file of the run (so a feature
+    extractor can skip work for leak rules when no eval, test or reference
+    file is present).
+    """
 
     options: dict
     tokenizer: object = None
     table: "RecordTable | None" = None
     shared: dict = field(default_factory=dict)
+    splits: frozenset = frozenset()
 
     def shared_value(self, key: str, factory):
         """One object shared by every dataset rule of a run (e.g. the similarity index)."""
@@ -78,6 +84,7 @@ class Plan:
     severity: dict
     features: list[str]
     tokenizer: str | None = None
+    splits: tuple = ()
 
 
 def record_digest(raw: bytes) -> int:
@@ -126,7 +133,8 @@ def process_chunk(records: list[Record], plan: Plan):
                     d = _diagnostic(rule, plan.severity, f, rec.path, rec.line)
                     d.fingerprint = fingerprint(d, digest)
                     out.append(d)
-    feats = {name: FEATURES[name](records, RuleContext(plan.options, tokenizer)) for name in plan.features}
+    feature_ctx = RuleContext(plan.options, tokenizer, splits=frozenset(plan.splits))
+    feats = {name: FEATURES[name](records, feature_ctx) for name in plan.features}
     return out, [r.ref for r in records], [record_digest(r.raw) for r in records], feats
 
 
@@ -164,9 +172,18 @@ def _chunks(it: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
+PROTECTED_SPLITS = ("eval", "test", "reference")
+
+
 def _stream(files: list[FileInfo], fmt: str | None) -> Iterator[Record]:
+    """Every record, protected splits (eval, test, reference) first, each in command-line order.
+
+    Leak rules can then test each train record as it arrives against the
+    complete protected set; output order does not depend on it (diagnostics
+    are sorted by file order at the end).
+    """
     index = 0
-    for info in files:
+    for info in sorted(files, key=lambda f: f.split not in PROTECTED_SPLITS):
         for rec in read_file(info, fmt, index):
             index += 1
             yield rec
@@ -208,9 +225,11 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     dataset_codes = [c for c in codes if rules[c].kind == "dataset"]
     table = RecordTable()
     shared: dict = {}
-    dataset_rules = {c: rules[c].impl(RuleContext(config.options_for(c), None, table, shared)) for c in dataset_codes}
+    splits = frozenset(f.split for f in files)
+    dataset_rules = {c: rules[c].impl(RuleContext(config.options_for(c), None, table, shared, splits))
+                     for c in dataset_codes}
     plan = Plan(record_codes, {c: config.options_for(c) for c in codes}, dict(config.severity),
-                sorted({f for c in dataset_codes for f in rules[c].features}), tokenizer)
+                sorted({f for c in dataset_codes for f in rules[c].features}), tokenizer, sorted(splits))
     # validate the tokenizer here so a bad name is one clear error, not one per worker
     _tokenizer(tokenizer)
 

@@ -84,7 +84,13 @@ def dataset_rule(code: str, name: str, severity: str, *, features: tuple = (),
 
 
 def feature(name: str):
-    """Register a batch feature extractor `fn(records, ctx) -> list`, one value per record."""
+    """Register a batch feature extractor `fn(records, ctx)`, run on each chunk of records.
+
+    It returns one value per record (a list), or one compact, picklable value
+    for the whole chunk (e.g. numpy arrays) that the rules using it can read;
+    either is passed as is to each rule's `collect`. `ctx.options` maps every
+    selected rule code to its options; `ctx.splits` holds the run's splits.
+    """
 
     def deco(fn):
         FEATURES[name] = fn

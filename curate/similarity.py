@@ -42,6 +42,7 @@ __all__ = [
     "jaccard",
     "pair_jaccard",
     "shingles",
+    "verify_in_rounds",
     "verify_pairs",
 ]
 
@@ -230,40 +231,32 @@ class ShingleHasher:
         """Hashes of many texts as ``ShingleSets`` (batch them for speed)."""
         if self.method == "sha1":
             return ShingleSets.from_arrays([self(t) for t in texts])
-        parts, batch, size = [], [], 0
-        for text in texts:
-            if not text.isascii() and _UNICODE_SPACE.search(text):
-                text = " ".join(text.split())
-            data = _utf8(text)
-            batch.append(data)
-            size += len(data) + 1
-            if size >= _FAST_BATCH_BYTES:
-                parts.append(self._hash_batch(batch))
-                batch, size = [], 0
-        if batch or not parts:
-            parts.append(self._hash_batch(batch))
+        parts = [self._hash_batch(batch) for batch in _batches(texts)]
         return ShingleSets.concat(parts)
+
+    def ngram_hashes(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Every word ``k``-gram's 64-bit hash in text order, as ``(values, offsets)`` (CSR).
+
+        Record ``i``'s n-gram starting at its word ``p`` is ``values[offsets[i] + p]``;
+        a text under ``k`` words has none. The top 32 bits are ``hash_many``'s
+        shingle hash; exact membership tests against large sets need all 64.
+        """
+        if self.method != "fast":
+            raise ValueError("ngram_hashes needs method='fast'")
+        values, sizes = [], []
+        for batch in _batches(texts):
+            word_rec, words = _word_hashes(batch)
+            grams = max(len(words) - self.k + 1, 0)
+            starts = np.flatnonzero(word_rec[:grams] == word_rec[self.k - 1 : self.k - 1 + grams])
+            values.append(_chain(words, starts, self.k))
+            sizes.append(np.bincount(word_rec[starts], minlength=len(batch)))
+        offsets = np.zeros(sum(len(c) for c in sizes) + 1, dtype=np.int64)
+        np.cumsum(np.concatenate(sizes), out=offsets[1:])
+        return np.concatenate(values), offsets
 
     def _hash_batch(self, encoded: list[bytes]) -> ShingleSets:
         k, n = self.k, len(encoded)
-        data = np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
-        rec_starts = np.zeros(n, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n)[:-1] + 1, out=rec_starts[1:])
-        # Words: maximal runs of bytes outside 9..13 and 28..32, the ASCII
-        # whitespace of str.split() (uint8 arithmetic wraps below 9 and 28).
-        inside = np.zeros(len(data) + 2, dtype=np.int8)
-        inside[1:-1] = ~(((data - np.uint8(9)) < 5) | ((data - np.uint8(28)) < 5))
-        edges = np.flatnonzero(inside[1:] != inside[:-1])
-        w_start, w_end = edges[0::2], edges[1::2]
-        word_rec = np.searchsorted(rec_starts, w_start, side="right") - 1
-        # Word hash: sum of byte_t * B**t over the word, from prefix sums of
-        # byte_q * B**q rescaled by B**-start (B is odd, so invertible).
-        powers, inverses = _powers(len(data))
-        prefix = np.zeros(len(data) + 1, dtype=np.uint64)
-        np.multiply(data, powers, out=prefix[1:], dtype=np.uint64)
-        np.cumsum(prefix, out=prefix)
-        words = (prefix[w_end] - prefix[w_start]) * inverses[w_start]
-        words = _fmix64(words ^ ((w_end - w_start).astype(np.uint64) * _GOLDEN))
+        word_rec, words = _word_hashes(encoded)
         # k-grams start at word p when word p+k-1 is in the same record.
         counts = np.bincount(word_rec, minlength=n)
         first_word = np.zeros(n, dtype=np.int64)
@@ -282,6 +275,45 @@ class ShingleHasher:
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount((keys >> _S32).astype(np.int64), minlength=n), out=offsets[1:])
         return ShingleSets((keys & _LOW32).astype(np.uint32), offsets)
+
+
+def _batches(texts: Iterable[str]) -> Iterable[list[bytes]]:
+    """UTF-8 texts in batches of about ``_FAST_BATCH_BYTES`` (at least one batch, maybe empty)."""
+    batch, size, sent = [], 0, False
+    for text in texts:
+        if not text.isascii() and _UNICODE_SPACE.search(text):
+            text = " ".join(text.split())
+        data = _utf8(text)
+        batch.append(data)
+        size += len(data) + 1
+        if size >= _FAST_BATCH_BYTES:
+            yield batch
+            batch, size, sent = [], 0, True
+    if batch or not sent:
+        yield batch
+
+
+def _word_hashes(encoded: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(record of each word, 64-bit hash of each word) for a batch of UTF-8 texts."""
+    n = len(encoded)
+    data = np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
+    rec_starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n)[:-1] + 1, out=rec_starts[1:])
+    # Words: maximal runs of bytes outside 9..13 and 28..32, the ASCII
+    # whitespace of str.split() (uint8 arithmetic wraps below 9 and 28).
+    inside = np.zeros(len(data) + 2, dtype=np.int8)
+    inside[1:-1] = ~(((data - np.uint8(9)) < 5) | ((data - np.uint8(28)) < 5))
+    edges = np.flatnonzero(inside[1:] != inside[:-1])
+    w_start, w_end = edges[0::2], edges[1::2]
+    word_rec = np.searchsorted(rec_starts, w_start, side="right") - 1
+    # Word hash: sum of byte_t * B**t over the word, from prefix sums of
+    # byte_q * B**q rescaled by B**-start (B is odd, so invertible).
+    powers, inverses = _powers(len(data))
+    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
+    np.multiply(data, powers, out=prefix[1:], dtype=np.uint64)
+    np.cumsum(prefix, out=prefix)
+    words = (prefix[w_end] - prefix[w_start]) * inverses[w_start]
+    return word_rec, _fmix64(words ^ ((w_end - w_start).astype(np.uint64) * _GOLDEN))
 
 
 _POWER_TABLES: list[np.ndarray] = []
@@ -457,10 +489,13 @@ class LSHIndex:
     """MinHash LSH over many signatures, grouped with sorting instead of dicts.
 
     ``bands``/``rows`` are datasketch's optimal parameters for ``threshold``
-    (``band_params``); like datasketch, only the
+    (``band_params``), or ``params`` when given; like datasketch, only the
     first ``bands * rows`` permutations are used. Each band's rows are mixed
     into one 64-bit key (a random collision only adds a candidate that
-    verification rejects).
+    verification rejects). Keys are grouped on their high bits (all but one
+    bit per record id), so keys truncated to their high 32 bits work alike:
+    ``band_keys`` and ``add_keys`` let workers compute keys and ship only
+    those.
 
     Bucket cap: a bucket of ``m`` members (in record order) pairs member
     ``t`` with the bucket's first ``fanout`` members and with member ``t-1``.
@@ -474,7 +509,9 @@ class LSHIndex:
     paired with the first ``fanout`` members of the other side.
     """
 
-    def __init__(self, threshold: float = 0.7, num_perm: int = 128, fanout: int = 4):
+    def __init__(
+        self, threshold: float = 0.7, num_perm: int = 128, fanout: int = 4, params: tuple[int, int] | None = None
+    ):
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
         if fanout < 1:
@@ -482,15 +519,17 @@ class LSHIndex:
         self.threshold = threshold
         self.num_perm = num_perm
         self.fanout = fanout
-        self.bands, self.rows = band_params(threshold, num_perm)
+        self.bands, self.rows = params or band_params(threshold, num_perm)
+        if self.bands < 1 or self.rows < 1 or self.bands * self.rows > num_perm:
+            raise ValueError("bands * rows must be between 1 and num_perm")
         self._parts: list[np.ndarray] = []
         self._size = 0
 
     def __len__(self) -> int:
         return self._size
 
-    def add(self, signatures: np.ndarray) -> None:
-        """Append records (``(m, num_perm)`` signatures); ids continue from ``len(self)``."""
+    def band_keys(self, signatures: np.ndarray) -> np.ndarray:
+        """The ``(bands, m)`` uint64 band keys of ``(m, num_perm)`` signatures."""
         sig = np.asarray(signatures)
         if sig.ndim != 2 or sig.shape[1] != self.num_perm:
             raise ValueError(f"signatures must have shape (m, {self.num_perm})")
@@ -501,8 +540,19 @@ class LSHIndex:
             for row in rows_major[band * self.rows : (band + 1) * self.rows]:
                 h = _fmix64(h ^ row)
             keys[band] = h
+        return keys
+
+    def add(self, signatures: np.ndarray) -> None:
+        """Append records (``(m, num_perm)`` signatures); ids continue from ``len(self)``."""
+        self.add_keys(self.band_keys(signatures))
+
+    def add_keys(self, keys: np.ndarray) -> None:
+        """Append records by their ``(bands, m)`` band keys (``band_keys``, possibly truncated)."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        if keys.ndim != 2 or keys.shape[0] != self.bands:
+            raise ValueError(f"keys must have shape ({self.bands}, m)")
         self._parts.append(keys)
-        self._size += sig.shape[0]
+        self._size += keys.shape[1]
 
     def _keys(self) -> np.ndarray:
         if len(self._parts) > 1:
@@ -667,7 +717,7 @@ def _index(sets: ShingleSets, hasher: MinHasher, threshold: float, fanout: int) 
     return index
 
 
-def _verify_in_rounds(
+def verify_in_rounds(
     left: ShingleSets,
     right: ShingleSets,
     candidates: np.ndarray,
@@ -679,7 +729,8 @@ def _verify_in_rounds(
 
     The owner is column ``owner`` of each pair; its partners are tried in
     ascending order. ``per_round=None`` verifies every candidate. Returns the
-    verified pairs sorted, and their similarities.
+    verified pairs sorted, and their similarities (``find_similar_pairs`` and
+    ``find_cross_pairs`` use it on ``LSHIndex`` candidates).
     """
     if per_round is None:
         pairs, sims = verify_pairs(left, right, candidates, threshold)
@@ -742,7 +793,7 @@ def find_similar_pairs(
     sets = _as_sets(hash_arrays)
     index = _index(sets, MinHasher(num_perm, seed, scheme), threshold, fanout)
     per_round = None if verify_all else fanout
-    return _as_tuples(*_verify_in_rounds(sets, sets, index.candidate_pairs(), threshold, 1, per_round))
+    return _as_tuples(*verify_in_rounds(sets, sets, index.candidate_pairs(), threshold, 1, per_round))
 
 
 def find_cross_pairs(
@@ -767,7 +818,7 @@ def find_cross_pairs(
     hasher = MinHasher(num_perm, seed, scheme)
     candidates = _index(left, hasher, threshold, fanout).cross_candidates(_index(right, hasher, threshold, fanout))
     per_round = None if verify_all else fanout
-    return _as_tuples(*_verify_in_rounds(left, right, candidates, threshold, 0, per_round))
+    return _as_tuples(*verify_in_rounds(left, right, candidates, threshold, 0, per_round))
 
 
 def connected_components(n: int, pairs: Iterable | np.ndarray) -> np.ndarray:

@@ -351,10 +351,10 @@ def test_rounds_move_past_candidates_that_fail_verification():
     texts = [b, a, a + " extra", a]
     sets = ShingleHasher().hash_many(texts)
     candidates = np.array([[0, 3], [1, 3], [2, 3], [0, 2], [1, 2]])
-    pairs, sims = similarity._verify_in_rounds(sets, sets, candidates, 0.7, 1, 1)
+    pairs, sims = similarity.verify_in_rounds(sets, sets, candidates, 0.7, 1, 1)
     # Record 3: round one tries 0 (fails), round two 1 (matches), so 2 is never tried.
     assert pairs.tolist() == [[1, 2], [1, 3]]
-    pairs, _ = similarity._verify_in_rounds(sets, sets, candidates, 0.7, 1, None)
+    pairs, _ = similarity.verify_in_rounds(sets, sets, candidates, 0.7, 1, None)
     assert pairs.tolist() == [[1, 2], [1, 3], [2, 3]]
 
 
