@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import random
 import sys
 import time
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from curate.certificate import file_sha256
+from curate.split import split_records
 from curate.train import checks, is_main_process
 from curate.train import model as models
 from curate.train.config import TrainConfig
@@ -38,16 +38,13 @@ class RunInputs:
 
 
 def _split_train_eval(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """A seeded random split: ``fraction`` of the examples (at least one) become the eval set."""
+    """The leakage-aware split of ``curate split``: near-duplicate clusters never straddle train and eval."""
     if len(examples) < 2:
         raise RunFailed("need at least 2 examples to hold out an eval set: pass --eval FILE")
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    held_out = set(order[: max(1, round(len(examples) * fraction))])
-    return (
-        [e for i, e in enumerate(examples) if i not in held_out],
-        [e for i, e in enumerate(examples) if i in held_out],
-    )
+    train_idx, eval_idx = split_records(examples, (1 - fraction, fraction), seed)
+    if not eval_idx or not train_idx:
+        raise RunFailed("the data is one near-duplicate cluster: no leak-free eval set can be held out; pass --eval FILE")
+    return [examples[i] for i in train_idx], [examples[i] for i in eval_idx]
 
 
 def warn(message: str) -> None:
