@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 
 import click
 
 from curate import __version__
-from curate.errors import CurateError
+from curate.diagnostics import at_or_above
+from curate.errors import CurateError, handle_errors
 
 OUTPUT_FORMATS = ["text", "json", "github", "sarif", "junit", "gitlab"]
 
@@ -63,23 +63,6 @@ def _config(config_path, select, ignore, extend_select, record_format):
     return cfg
 
 
-def handle_errors(fn):
-    """Turn CurateError into one line on stderr and exit 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except CurateError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="curate")
 def cli():
@@ -129,20 +112,15 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, split
         atomic_write_text(output_file, text)
     else:
         click.echo(text, nl=False)
-    failed = any(_at_or_above(d.severity, cfg.fail_on) for d in diagnostics)
+    failed = any(at_or_above(d.severity, cfg.fail_on) for d in diagnostics)
     if certificate:
         if failed or write_baseline:
-            click.echo(f"no certificate written: the lint did not pass", err=True)
+            click.echo("no certificate written: the lint did not pass", err=True)
         else:
             from curate.certificate import write_certificate
             write_certificate(certificate, result)
             click.echo(f"Certificate written to {certificate}", err=True)
     sys.exit(1 if failed and not write_baseline else 0)
-
-
-def _at_or_above(severity, threshold):
-    from curate.diagnostics import at_or_above
-    return at_or_above(severity, threshold)
 
 
 @cli.command()

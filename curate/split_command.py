@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from curate.cli import handle_errors
+from curate.errors import handle_errors
 
 
 @click.command()
