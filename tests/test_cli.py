@@ -138,6 +138,14 @@ def test_certificate_written_only_when_passing_and_verify(run, tmp_path, clean_r
     assert "train.jsonl" in result.output
 
 
+def test_baseline_never_certifies_known_errors(run, tmp_path):
+    write_jsonl(tmp_path / "train.jsonl", BAD)
+    run("lint", "train.jsonl", "--select", "F", "--write-baseline", "baseline.json")
+    result = run("lint", "train.jsonl", "--select", "F", "--baseline", "baseline.json", "--certificate", "c.json")
+    assert result.exit_code == 0
+    assert not (tmp_path / "c.json").exists()
+
+
 def test_split_override_and_names(run, tmp_path, clean_records):
     for name in ("interval.jsonl", "my-dev-set.jsonl", "data.jsonl"):
         write_jsonl(tmp_path / name, clean_records[:1])
