@@ -104,38 +104,38 @@ def _tokenizer(name: str | None):
     return _TOKENIZERS[name]
 
 
-def _applies(rule: Rule, rec: Record) -> bool:
+def _stage(rec: Record) -> tuple[str, ...]:
+    """Which record rules a record gets, by their `requires`: none for reference records."""
     if rec.split == "reference":
-        return False
-    if rule.requires == "line":
-        return True
-    if rule.requires == "json":
-        return rec.error is None
-    return rec.messages is not None
+        return ()
+    if rec.error is not None:
+        return ("line",)
+    return ("line", "json") if rec.messages is None else ("line", "json", "conversation")
 
 
 def process_chunk(records: list[Record], plan: Plan):
     """Parse records, run record rules, extract features: (diagnostics, refs, digests, features)."""
     rules = load_rules()
     tokenizer = _tokenizer(plan.tokenizer)
-    contexts = {c: RuleContext(plan.options.get(c, {}), tokenizer) for c in plan.record_rules}
+    by_stage: dict[str, list] = {"line": [], "json": [], "conversation": []}
+    for code in plan.record_rules:
+        rule = rules[code]
+        by_stage[rule.requires].append((rule, RuleContext(plan.options.get(code, {}), tokenizer)))
     out: list[Diagnostic] = []
+    digests = []
     for rec in records:
         parse(rec)
-        for code in plan.record_rules:
-            rule = rules[code]
-            if not _applies(rule, rec):
-                continue
-            findings = list(rule.impl(rec, contexts[code]) or ())
-            if findings:
-                digest = record_digest(rec.raw)
-                for f in findings:
+        digest = record_digest(rec.raw)
+        digests.append(digest)
+        for stage in _stage(rec):
+            for rule, ctx in by_stage[stage]:
+                for f in rule.impl(rec, ctx) or ():
                     d = _diagnostic(rule, plan.severity, f, rec.path, rec.line)
                     d.fingerprint = fingerprint(d, digest)
                     out.append(d)
     feature_ctx = RuleContext(plan.options, tokenizer, splits=frozenset(plan.splits))
     feats = {name: FEATURES[name](records, feature_ctx) for name in plan.features}
-    return out, [r.ref for r in records], [record_digest(r.raw) for r in records], feats
+    return out, [r.ref for r in records], digests, feats
 
 
 def _diagnostic(rule: Rule, severity: dict, f: Finding, path: str, line: int) -> Diagnostic:
