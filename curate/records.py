@@ -23,6 +23,7 @@ class Message:
     weight: Any = None
     tool_calls: Any = None
     tool_call_id: Any = None
+    text: str = field(init=False)  # the content as plain text, computed once
 
     @property
     def role_pointer(self) -> str:
@@ -32,15 +33,17 @@ class Message:
     def content_pointer(self) -> str:
         return f"{self.pointer}/{self.content_key}" if self.content_key else self.pointer
 
-    @property
-    def text(self) -> str:
-        """The content as plain text: text parts joined, anything else empty."""
-        c = self.content
-        if isinstance(c, str):
-            return c
-        if isinstance(c, list):
-            return "".join(p["text"] for p in c if isinstance(p, dict) and isinstance(p.get("text"), str))
-        return ""
+    def __post_init__(self):
+        self.text = _plain_text(self.content)
+
+
+def _plain_text(content: Any) -> str:
+    """Content as plain text: text parts joined, anything else empty."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
 
 
 @dataclass(slots=True)
