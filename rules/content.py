@@ -254,6 +254,8 @@ def suspicious_characters(record, ctx):
     for holder, key, index in content_fields(record.data, fmt):
         value = holder[key]
         if isinstance(value, str):
+            if _TRIGGER.search(value) is None:  # the cheap test: every suspicious span starts with a trigger
+                continue
             texts = ((None, value),)
         elif isinstance(value, list):
             texts = ((j, p["text"]) for j, p in enumerate(value) if is_text_part(p))

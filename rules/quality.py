@@ -115,6 +115,8 @@ def _word_loop(text: str, min_repeats: int) -> tuple[str, int] | None:
     n = len(words)
     if n < min_repeats:
         return None
+    if min_repeats >= 3 and not any(map(operator.eq, words[::min_repeats - 1], words[1::min_repeats - 1])):
+        return None  # a run of min_repeats holds a pair (j, j + 1) with j a multiple of min_repeats - 1
     same = map(operator.eq, words, islice(words, 1, None))  # pair i: token i equals token i + 1
     pos = 0  # index of the next pair `same` yields
     while True:
@@ -138,9 +140,10 @@ def _tail_loop(text: str, min_repeats: int, max_period: int) -> tuple[str, int] 
     if n < 2 * min_repeats:
         return None
     key = t[-_TAIL_KEY:]
-    start = n - len(key) - 1
-    while (at := t.rfind(key, max(0, n - len(key) - max_period), start + len(key))) >= 0:
-        period = n - len(key) - at
+    k = len(key)
+    lo, start = max(0, n - k - max_period), n - k - 1
+    while (at := t.rfind(key, lo, start + k)) >= 0:
+        period = n - k - at
         span = period * min_repeats
         if span <= n and t[n - span + period:] == t[n - span:n - period]:
             unit = t[n - period:]
@@ -210,24 +213,23 @@ def repetition(record, ctx):
     Regenerate or cut the reply, or drop the example.
     """
     opts = ctx.options
+    min_repeats, min_line_repeats, max_period = opts["min_repeats"], opts["min_line_repeats"], opts["max_period"]
     for m in record.messages:
-        if m.role == "tool":
-            continue
         text = m.text
-        if len(text) < 20:
+        if len(text) < 20 or m.role == "tool":
             continue
-        hit = _tail_loop(text, opts["min_repeats"], opts["max_period"])
+        hit = _tail_loop(text, min_repeats, max_period)
         if hit:
             yield Finding(f"{m.role} content ends in a loop: {_quote(hit[0])} repeated {hit[1]} times",
                           pointer=m.content_pointer)
             continue
         prose = mask_code(text)  # code repeats by nature: only a loop at the very end counts there
-        hit = _word_loop(prose, opts["min_repeats"])
+        hit = _word_loop(prose, min_repeats)
         if hit:
             yield Finding(f"{m.role} content repeats the word {hit[0]!r} {hit[1]} times in a row",
                           pointer=m.content_pointer)
             continue
-        hit = _repeated_segment(prose, opts["min_line_repeats"])
+        hit = _repeated_segment(prose, min_line_repeats)
         if hit:
             yield Finding(f"{m.role} content repeats {_quote(hit[0])} {hit[1]} times", pointer=m.content_pointer)
 
@@ -251,12 +253,15 @@ _BOILERPLATE = re.compile(
 )
 
 
-# Substrings one of which every phrase above contains, as chat models capitalize them: the cheap test first.
-_BOILERPLATE_ANCHORS = ("AI", "anguage model", "rtificial intel", "omputer program", "orry", "ulfill", "omply",
+# Substrings one of which every phrase above contains, as chat models capitalize them ("AI" too, tested
+# in `_has_anchor`): the cheap test first.
+_BOILERPLATE_ANCHORS = ("anguage model", "rtificial intel", "omputer program", "orry", "ulfill", "omply",
                         "t have", "utoff", "ut-off", "s of my", "rowse the")
 
 
 def _has_anchor(text: str) -> bool:
+    if "I" in text and "AI" in text:  # a one-character search first: two-character ones are slow
+        return True
     for anchor in _BOILERPLATE_ANCHORS:
         if anchor in text:
             return True

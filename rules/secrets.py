@@ -307,13 +307,21 @@ def find_pii(text: str) -> list[str]:
         for run in _NUMBER_RUN.finditer(text):
             start, end = run.span()
             if end - start >= 9:
-                window = text[max(0, start - 2):end]
-                out += _phones(window)
-                out += _cards(window)
-                out += _ssns(window)
+                # the digits the window can hold, an upper bound: each format needs a number of them
+                g, lead = run.group(), text[max(0, start - 2):start]
+                digits = len(g) - g.count(" ") - g.count("-") - g.count(".") - g.count("(") - g.count(")") \
+                    + lead[:1].isdecimal() + lead[1:].isdecimal()
+                if digits >= 8:
+                    window = lead + g
+                    if digits >= 10 or "+" in lead:
+                        out += _phones(window)
+                    if digits >= 13:
+                        out += _cards(window)
+                    if digits >= 9:
+                        out += _ssns(window)
             if text[end:end + 2].strip()[:1] in ("A", "B", "C", "D") and start >= 2:
                 out += _ni_numbers(text[max(0, start - 4):end + 3])
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(out)) if out else out
 
 
 @record_rule("S002", "pii", "warning")
