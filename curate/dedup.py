@@ -14,8 +14,13 @@ Definitions (DESIGN.md section 3):
 - text: ``role_tagged(messages)``: NFKC, case-folded, whitespace-collapsed
   turns as ``role: content`` joined by newlines; exact comparisons use its
   64-bit BLAKE2b digest (the one ``curate split`` uses).
-- near: Jaccard similarity of the texts' word 3-gram shingle sets,
-  candidates from MinHash LSH, every reported pair verified exactly.
+- near: Jaccard similarity of the word 3-gram shingle sets of the text
+  without its system turns, candidates from MinHash LSH, every reported pair
+  verified exactly. A long system prompt shared by every record would
+  otherwise make every record "near" every other (a 300-word prompt and two
+  unrelated 20-word exchanges: Jaccard 0.88), just as a shared template
+  would; records with different system prompts and the same exchange are
+  near-duplicates (1.00), not exact ones.
 - prompt: the non-system turns before the final assistant message, tagged
   the same way, when one of them is a user turn. System turns are left out so
   a benchmark question leaks whatever system prompt wraps it, and so a long
@@ -47,6 +52,7 @@ from functools import lru_cache
 import numpy as np
 
 from curate import facts
+from curate.diagnostics import Finding
 from curate.errors import CurateError
 from curate.registry import feature
 from curate.similarity import LSHIndex, MinHasher, ShingleHasher, ShingleSets, verify_in_rounds, verify_pairs
@@ -55,7 +61,6 @@ from curate.text import final_assistant_index, normalize
 FEATURE = "dedup"
 TRAIN, EVAL, TEST, REFERENCE = 0, 1, 2, 3
 GROUP_OF = {"train": TRAIN, "unsplit": TRAIN, "eval": EVAL, "test": TEST, "reference": REFERENCE}
-GROUP_NAMES = ("train", "eval", "test", "reference")
 LSH_RECALL = 0.985
 FANOUT = 4
 BAND_GROUP = 2  # LSH bands whose candidates are generated and verified at a time (memory)
@@ -103,6 +108,7 @@ class Settings:
 
     @classmethod
     def of(cls, options: dict, splits) -> Settings:
+        """Settings for the selected codes among ``options`` (code -> options); bad options raise CurateError."""
         codes = frozenset(c for c in options if c in ("D001", "D002", "C001", "L001", "L002", "L003", "L004"))
         splits = set(splits)
         leaks = any(c.startswith("L") for c in codes) and bool(splits & {"train", "unsplit"}) \
@@ -110,17 +116,20 @@ class Settings:
         kw: dict = {}
         if "D002" in codes:
             kw["dup"] = _lsh_option("D002", options["D002"])
-        if "L002" in codes and leaks:
-            kw["near_leak"] = _lsh_option("L002", options["L002"])
         if "C001" in codes:
             kw["contra"] = _lsh_option("C001", options["C001"])
             kw["max_facts"] = _positive("C001", "max_facts", options["C001"])
-        if "L003" in codes and leaks:
+        if "L002" in codes:
+            kw["near_leak"] = _lsh_option("L002", options["L002"])
+        if "L003" in codes:
             kw["prompt_leak"] = _lsh_option("L003", options["L003"])
             kw["min_words"] = int(options["L003"]["min_words"])
-        if "L004" in codes and leaks:
+        if "L004" in codes:
             kw["ngram"] = _positive("L004", "ngram", options["L004"])
             kw["max_df"] = _positive("L004", "max_df", options["L004"])
+        if not leaks:  # nothing to compare: no leak work at all
+            for key in ("near_leak", "prompt_leak", "ngram"):
+                kw.pop(key, None)
         return cls(codes, leaks, **kw)
 
     @property
@@ -209,7 +218,7 @@ def extract(records, ctx) -> Chunk:
     n = len(records)
     wanted = {name: g for name, g in GROUP_OF.items() if s.wants(g)}
     group = np.full(n, -1, dtype=np.int8)
-    rows, texts, digests = [], [], []
+    rows, texts, digests = [], [], []  # texts: the non-system turns (near-duplicate text)
     prow, pflags, phash, guard, ptexts, sigs, neg, negpar = [], [], [], [], [], [], [], []
     grams = (([], []), ([], []))  # (rows, non-system texts) of protected and of training records, for L004
     prompts = bool(s.contra or s.prompt_leak)
@@ -220,14 +229,14 @@ def extract(records, ctx) -> Chunk:
         if g is None or not msgs:
             continue
         tagged = [f"{m.role}: {normalize(m.text)}" for m in msgs]
-        text = "\n".join(tagged)
-        digests.append(blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest())
+        digests.append(blake2b("\n".join(tagged).encode("utf-8", "surrogatepass"), digest_size=8).digest())
+        text = "\n".join([t for t, m in zip(tagged, msgs) if m.role != "system"])
         rows.append(i)
         texts.append(text)
-        if s.ngram:
+        if s.ngram and text:
             side = grams[1 if g == TRAIN else 0]
             side[0].append(i)
-            side[1].append("\n".join(t for t, m in zip(tagged, msgs) if m.role != "system"))
+            side[1].append(text)
         if not prompts:
             continue
         end = final_assistant_index(msgs)
@@ -259,12 +268,13 @@ def extract(records, ctx) -> Chunk:
     chunk = Chunk(n, group, exact, np.zeros(n, dtype=np.uint32), np.empty(0, np.uint32))
     for key in s.full_configs:
         chunk.keys[key] = np.zeros((n, lsh_params(*key)[0]), dtype=np.uint32)
-    if s.full_configs and texts:
-        sets = _HASHER.hash_many(texts)
-        chunk.sizes[rows] = sets.sizes()
+    near_rows = [r for r, t in zip(rows, texts) if t]  # a record of system turns only has no near-duplicates
+    if s.full_configs and near_rows:
+        sets = _HASHER.hash_many([t for t in texts if t])
+        chunk.sizes[near_rows] = sets.sizes()
         chunk.shingles = sets.values
         for key, part in _keys(sets, s.full_configs).items():
-            chunk.keys[key][rows] = part
+            chunk.keys[key][near_rows] = part
     if prow:
         psets = _HASHER.hash_many(ptexts)
         chunk.prow = np.asarray(prow, dtype=np.int32)
@@ -337,6 +347,22 @@ class _Column:
     def view(self) -> np.ndarray:
         out = np.frombuffer(self.data, dtype=self.dtype) if len(self.data) else np.empty(0, self.dtype)
         return out if self.width is None else out.reshape(-1, self.width)
+
+
+class _BitFilter:
+    """Membership pre-test of 64-bit hashes: one bit per slot (their top bits), about 16 slots per member,
+    so a non-member passes with probability ~6% and only those reach the sorted-array search."""
+
+    def __init__(self, members: np.ndarray):
+        bits = int(min(max(len(members) * 16, 1 << 16), 1 << 32)).bit_length()
+        self.shift = np.uint64(64 - bits)
+        slots = (members >> self.shift).astype(np.int64)
+        self.bitmap = np.zeros((1 << bits) // 8, dtype=np.uint8)
+        np.bitwise_or.at(self.bitmap, slots >> 3, np.left_shift(1, slots & 7).astype(np.uint8))
+
+    def may_contain(self, values: np.ndarray) -> np.ndarray:
+        slots = (values >> self.shift).astype(np.int64)
+        return ((self.bitmap[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1).astype(bool)
 
 
 def _offsets(sizes: np.ndarray) -> np.ndarray:
@@ -413,6 +439,7 @@ class Corpus:
         self._hit_rec = _Column(np.int64)  # training record of each shared n-gram, in text order
         self._hit_id = _Column(np.int64)  # and the n-gram's place in _grams
         self._snippets: dict[int, str] = {}
+        self._gram_filter: _BitFilter | None = None
         self._frozen: dict | None = None
 
     def register(self, code: str, options: dict) -> None:
@@ -468,15 +495,17 @@ class Corpus:
             new[1:] = keys[1:] != keys[:-1]
             starts = np.flatnonzero(new)
             self._grams = (keys[starts], owner[starts], np.diff(np.append(starts, len(keys))))
+            self._gram_filter = _BitFilter(keys[starts])
         keys, _, counts = self._grams
         if not len(keys) or not len(values):
             return
-        pos = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
-        hit = np.flatnonzero((keys[pos] == values) & (counts[pos] <= self.settings.max_df))
+        maybe = np.flatnonzero(self._gram_filter.may_contain(values))
+        pos = np.minimum(np.searchsorted(keys, values[maybe]), len(keys) - 1)
+        found = (keys[pos] == values[maybe]) & (counts[pos] <= self.settings.max_df)
+        hit, ids = maybe[found], pos[found]
         if not len(hit):
             return
         owner = np.repeat(np.arange(len(rows)), np.diff(offsets))[hit]
-        ids = pos[hit]
         # each record's distinct shared n-grams, by first position
         order = np.lexsort((hit, ids, owner))
         first = np.ones(len(order), dtype=bool)
@@ -536,12 +565,11 @@ class Corpus:
         capped buckets still give several pairs per record and band, so memory stays bounded this way."""
         threshold, num_perm = config
         bands, rows = lsh_params(threshold, num_perm)
-        if salt is not None:
-            keys = keys ^ salt[:, None]
         for lo in range(0, bands, BAND_GROUP):
             hi = min(lo + BAND_GROUP, bands)
+            part = keys[:, lo:hi] if salt is None else keys[:, lo:hi] ^ salt[:, None]
             index = LSHIndex(threshold, num_perm, FANOUT, (hi - lo, rows))
-            index.add_keys(keys[:, lo:hi].T.astype(np.uint64) << np.uint64(32))
+            index.add_keys(part.T.astype(np.uint64) << np.uint64(32))
             if other is None:
                 yield index.candidate_pairs()
             else:
@@ -586,11 +614,14 @@ class Corpus:
         threshold = self.settings.dup[0]
         copies = self.result("D001")
         copy_rows = np.asarray([m.index for m in copies], dtype=np.int64)
-        keep = (d["group"] >= TRAIN) & (d["group"] <= TEST)
+        keep = (d["group"] >= TRAIN) & (d["group"] <= TEST) & (d["sets"].sizes() > 0)
         keep[copy_rows] = False
         rows = np.flatnonzero(keep)
-        candidates = (rows[c] for c in self._candidates(self.settings.dup, d["keys"][self.settings.dup][rows],
-                                                          _SALT[d["group"][rows]]))
+        group = d["group"]
+        keys = d["keys"][self.settings.dup][rows]
+        # the group salt keeps splits apart in the buckets; the filter catches a 32-bit salt collision
+        candidates = (pairs[group[pairs[:, 0]] == group[pairs[:, 1]]]
+                      for pairs in (rows[c] for c in self._candidates(self.settings.dup, keys, _SALT[group[rows]])))
         out = self._matches(*self._earliest_verified(candidates, d["sets"], threshold, 1, len(d["group"])))
         if "D001" not in self.settings.codes:  # an exact copy is also Jaccard 1.0
             out = sorted(out + copies, key=lambda m: m.index)
@@ -614,10 +645,11 @@ class Corpus:
         d = self._data()
         threshold = self.settings.near_leak[0]
         exact = self.result("L001")
-        train_mask = d["group"] == TRAIN
+        has_text = d["sets"].sizes() > 0
+        train_mask = (d["group"] == TRAIN) & has_text
         train_mask[[m.index for m in exact]] = False
         train = np.flatnonzero(train_mask)
-        prot = np.flatnonzero(d["group"] >= EVAL)
+        prot = np.flatnonzero((d["group"] >= EVAL) & has_text)
         prot = _first_per_key(d["exact"][prot], prot)[1]
         prot.sort()
         keys = d["keys"][self.settings.near_leak]
@@ -693,7 +725,8 @@ class Corpus:
         near: dict[int, dict] = {}
         for pairs in self._candidates(self.settings.contra, d["pkeys"][self.settings.contra][part], salt):
             pairs = part[pairs]
-            pairs = pairs[d["phash"][pairs[:, 0]] != d["phash"][pairs[:, 1]]]
+            pairs = pairs[(d["phash"][pairs[:, 0]] != d["phash"][pairs[:, 1]])
+                          & (d["guard"][pairs[:, 0]] == d["guard"][pairs[:, 1]])]
             pairs, sims = verify_pairs(d["psets"], d["psets"], pairs, threshold)
             for i, j, sim in zip(pairs[:, 0].tolist(), pairs[:, 1].tolist(), sims.tolist()):
                 near.setdefault(j, {})[i] = sim
@@ -718,6 +751,7 @@ class Corpus:
         return [Match(int(prow[m.index]), int(prow[m.other]), m.similarity, m.detail)
                 for m in sorted(flagged.values(), key=lambda m: m.index)]
 
+
 def corpus(ctx, code: str) -> Corpus:
     """The run's shared corpus, with rule ``code`` and its options registered."""
     shared = ctx.shared_value(FEATURE, lambda: Corpus(ctx.splits))
@@ -731,6 +765,7 @@ class DedupRule:
     code = ""
 
     def __init__(self, ctx):
+        Settings.of({self.code: ctx.options}, ctx.splits)  # bad options fail here, before any work
         self.ctx = ctx
         self.table = ctx.table
         self.corpus = corpus(ctx, self.code)
@@ -745,7 +780,6 @@ class DedupRule:
         return self.table.splits[index]
 
     def finish(self):
-        from curate.diagnostics import Finding
         for m in self.corpus.result(self.code):
             loc, other = self.location(m.index), self.location(m.other)
             yield Finding(self.message(m, other), path=loc.path, line=loc.line, related=(other,))

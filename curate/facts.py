@@ -15,11 +15,10 @@ A fact signature holds, from an already normalized (NFKC, case-folded) text:
   (``yes``, ``correct.``, ``no.``, ``not at all``...); ``no problem``
   is not a ``no``.
 
-Dates are taken out before codes and numbers, codes before numbers, so a
-date's year is no number and the ``20`` of ``j20.9`` is none either.
-
-Only the first ``4 * max_facts`` words holding a digit are read: a text
-with more has no number, code or date signature (it is long-form).
+Only the words holding a digit are read (with their neighbours, for month
+names), each giving a date, or codes, or else numbers: a date's year is no
+number and the ``20`` of ``j20.9`` is none either. Past ``4 * max_facts``
+such words a text is long-form and has no number, code or date signature.
 
 Two signatures conflict on a kind when both have values of it and each has
 one that the other lacks (a date ``2021-03`` and ``2021-03-04`` agree);
@@ -212,8 +211,8 @@ def signature(answer: str, prompt: str = "", max_facts: int = 6) -> str:
 
 
 def canonical(found: dict[str, set[str]]) -> str:
-    """One string for a set of facts (equal facts, equal strings)."""
-    return signature_of(found, {}, 1 << 30)
+    """One string for the facts ``values`` found (equal facts, equal strings)."""
+    return _SEP.join(f"{kind}:{v}" for kind in sorted(found) for v in sorted(found[kind]) or [""])
 
 
 def parse_signature(sig: str) -> dict[str, set[str]]:

@@ -7,7 +7,12 @@ import unicodedata
 
 def normalize(text: str) -> str:
     """NFKC, case-folded, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    text = unicodedata.normalize("NFKC", text).casefold()
+    # Already collapsed, the common case, costs no split: every whitespace
+    # character but the ASCII space is non-printable.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
 
 
 def role_tagged(messages) -> str:

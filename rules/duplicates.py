@@ -43,7 +43,9 @@ class NearDuplicate(DedupRule):
 
     ## What it does
     Compares the sets of word 3-gram shingles of the normalized conversations
-    (a text under 3 words is one shingle) within each split, as D001 does.
+    without their system turns (a text under 3 words is one shingle) within
+    each split, as D001 does: a long system prompt shared by every record
+    would otherwise make them all alike.
     Candidates come from MinHash LSH (`num_perm` permutations, default 128,
     banded for high recall) and every pair is then measured exactly, so each
     finding names an earlier record whose Jaccard similarity really is at

@@ -50,7 +50,8 @@ class NearLeak(LeakRule):
 
     ## What it does
     Measures the word 3-gram Jaccard similarity of the normalized
-    conversations, as D002 does, between training and protected records:
+    conversations without their system turns, as D002 does, between
+    training and protected records:
     MinHash LSH candidates (`num_perm`, default 128), each verified exactly
     against `threshold` (default 0.7); the message gives the similarity.
     Train and unsplit files are the training side; eval, test and

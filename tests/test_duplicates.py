@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import random
+import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from conftest import conv, write_jsonl
 
 from curate.config import Config
 from curate.engine import lint_paths
 from curate.formats import OPENAI, to_messages
 from curate.similarity import jaccard, shingles
-from curate.text import role_tagged
+from curate.text import normalize, role_tagged
 
 
 def similarity(a: dict, b: dict) -> float:
@@ -185,3 +188,23 @@ def test_records_without_conversations_are_ignored(tmp_path):
     path = write_jsonl(tmp_path / "train.jsonl", ['{"a": 1}', '{"a": 1}', "not json", "not json", "[1]", "[1]",
                                                   '{"messages": []}', '{"messages": []}'])
     assert not lint([path], ["D", "C001", "L"]).diagnostics
+
+
+def test_system_prompts_are_not_compared_for_near_duplicates(tmp_path):
+    rng = random.Random(13)
+    system = words(rng, 300)  # a long shared instruction block, as agents and support bots have
+    records = [conv(f"question {i} " + words(rng, 8), words(rng, 12), system) for i in range(50)]
+    records.append(conv(records[0]["messages"][1]["content"], records[0]["messages"][2]["content"], "Be brief."))
+    records.append({"messages": [{"role": "system", "content": "Only a system prompt."}]})
+    records.append({"messages": [{"role": "system", "content": "Only a system prompt."}]})
+    result = lint([write_jsonl(tmp_path / "train.jsonl", records)], ["D"])
+    # the same exchange under another system prompt: a near-duplicate (1.00), not an exact one
+    assert [(d.code, d.line, d.related[0].line) for d in result.diagnostics] == [
+        ("D002", 51, 1), ("D001", 53, 52)]
+    assert "similarity 1.00" in result.diagnostics[0].message
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2028\u2029\u200b\u3000\ufb01É")),
+               max_size=12))
+def test_normalize_collapses_whitespace_like_split(text):
+    assert normalize(text) == " ".join(unicodedata.normalize("NFKC", text).casefold().split())
