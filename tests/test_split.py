@@ -316,3 +316,11 @@ def test_tiny_and_degenerate_inputs(tmp_path):
     odd = [{"messages": "not a list"}, {"messages": [{"role": "assistant", "content": "no prompt"}]},
            {"messages": [1, None, {"role": 3, "content": {"x": 1}}]}, conv("", "")]
     assert sorted(sum(split_records(odd, (0.5, 0.5)), [])) == [0, 1, 2, 3]
+
+
+def test_a_test_file_from_an_earlier_three_way_split_is_pointed_out(data, tmp_path):
+    path, _, _ = data
+    assert run_split(path, "--ratios", "0.8,0.1,0.1", "-o", tmp_path / "out").exit_code == 0
+    result = run_split(path, "--ratios", "0.9,0.1", "-o", tmp_path / "out")
+    assert result.exit_code == 0
+    assert f"warning: {tmp_path / 'out' / 'test.jsonl'} is from an earlier split and was left as is" in result.output
