@@ -216,7 +216,7 @@ def test_torchrun_gate_refuses_on_every_rank_and_reports_once(workdir, tmp_path)
     dirty.write_text(json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}))
     result = torchrun(workdir, "--model", workdir, "--data", dirty, "--output", tmp_path / "out")
     assert result.returncode != 0
-    assert result.stdout.count(f"{dirty}:1: R003") == 1
+    assert result.stdout.count(f"{dirty}:1: R003") == 1, result.stderr
     assert result.stderr.count("refusing to train") == 1
     assert not (tmp_path / "out").exists()
 

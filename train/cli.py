@@ -7,6 +7,7 @@ the gate has passed.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -23,6 +24,8 @@ OOM_ADVICE = (
     "out of memory: try a smaller --batch-size (with a larger --grad-accum to keep the effective batch), "
     "--gradient-checkpointing, or --method qlora"
 )
+
+GATE_REPORT_GRACE_S = 30
 
 _FILE = click.Path(exists=True, dir_okay=False)
 
@@ -68,6 +71,9 @@ def train_command(model, data, eval_path, output, config_path, certificate, chat
                 click.echo(finding)
             reason = "the certificate does not match the data" if certificate else "the lint found errors"
             click.echo(f"error: refusing to train: {reason} (fix the data, then run curate lint)", err=True)
+        else:
+            # under torchrun the first rank to exit ends the group: let rank 0 report before that
+            time.sleep(GATE_REPORT_GRACE_S)
         sys.exit(1)
 
     try:
