@@ -71,3 +71,16 @@ def test_sharegpt_aliases_use_the_record_spelling(run, tmp_path):
     assert result.exit_code == 0, result.output
     roles = [[t["from"] for t in json.loads(line)["conversations"]] for line in (tmp_path / "chat.jsonl").read_text().splitlines()]
     assert roles == [["user", "assistant", "user", "assistant"], ["human", "gpt"]]
+
+
+def test_in_place_fix_keeps_file_permissions(tmp_path, monkeypatch):
+    import os
+    from click.testing import CliRunner
+    from curate.cli import cli
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"messages": [{"role": "human", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')
+    os.chmod(path, 0o644)
+    assert CliRunner().invoke(cli, ["fix", "train.jsonl", "--in-place", "--select", "F006"]).exit_code == 0
+    assert '"role": "user"' in path.read_text()
+    assert os.stat(path).st_mode & 0o777 == 0o644
