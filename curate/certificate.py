@@ -73,7 +73,3 @@ def verify_certificate(path: str) -> list[str]:
             problems.append(f"{p}: changed since certification (SHA-256 differs)")
     return problems
 
-
-def certified_paths(path: str) -> dict[str, str]:
-    """{file path: split} from a certificate."""
-    return {e["path"]: e["split"] for e in load_certificate(path)["files"]}

@@ -67,10 +67,6 @@ class RecordTable:
         from curate.diagnostics import Location
         return Location(self.paths[self._cols["path"][index]], self._cols["line"][index])
 
-    def ref(self, index: int) -> RecordRef:
-        loc = self.location(index)
-        return RecordRef(loc.path, loc.line, self.splits[index], index)
-
     def digest(self, index: int) -> int:
         return self._cols["digest"][index]
 
