@@ -195,15 +195,22 @@ def verify(certificate):
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False), help="Write the fixed dataset here (one input).")
 @click.option("--in-place", is_flag=True, help="Rewrite the input files.")
 @click.option("--rejects", type=click.Path(dir_okay=False), help="Where removed records go (default: beside the output).")
+@click.option("--diff", is_flag=True, help="Print what would change as a unified diff; write nothing (exit 1 if anything would).")
 @handle_errors
 def fix(paths, config_path, select, ignore, extend_select, record_format, split_pairs, reference, tokenizer, jobs,
-        unsafe, output, in_place, rejects):
+        unsafe, output, in_place, rejects, diff):
     """Apply safe fixes (whitespace, role aliases, exact duplicates); --unsafe adds removals."""
     from curate.fixer import fix_paths
-    if bool(output) == bool(in_place):
-        raise click.UsageError("give exactly one of --output FILE or --in-place")
+    if bool(output) == bool(in_place) and not diff:
+        raise click.UsageError("give exactly one of --output FILE or --in-place (or --diff)")
     cfg = _config(config_path, select, ignore, extend_select, record_format)
-    report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs)
+    report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs, diff)
+    for line in report.not_fixed:
+        click.echo(line, err=True)
+    if diff:
+        click.echo(report.diff, nl=False)
+        click.echo(report.describe(), err=True)
+        sys.exit(1 if report.diff else 0)
     click.echo(report.describe())
 
 

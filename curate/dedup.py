@@ -782,7 +782,7 @@ class DedupRule:
     def finish(self):
         for m in self.corpus.result(self.code):
             loc, other = self.location(m.index), self.location(m.other)
-            yield Finding(self.message(m, other), path=loc.path, line=loc.line, related=(other,))
+            yield Finding(self.message(m, other), path=loc.path, line=loc.line, related=(other,), record=m.index)
 
     def message(self, match: Match, other) -> str:
         raise NotImplementedError

@@ -26,6 +26,7 @@ class Finding:
     path: str | None = None
     line: int | None = None
     fingerprint: str | None = None
+    record: int | None = None  # a dataset rule's record index (what `fix` removes)
 
 
 @dataclass(slots=True)
@@ -41,6 +42,7 @@ class Diagnostic:
     pointer: str | None = None
     related: tuple[Location, ...] = ()
     fingerprint: str = ""
+    record: int | None = None  # the run's index of the record, where a dataset rule gives it
 
     def sort_key(self, file_order: dict[str, int]):
         return (file_order.get(self.path, len(file_order)), self.path, self.line, self.code, self.pointer or "", self.message)

@@ -136,7 +136,7 @@ def process_chunk(records: list[Record], plan: Plan):
 
 def _diagnostic(rule: Rule, severity: dict, f: Finding, path: str, line: int) -> Diagnostic:
     return Diagnostic(rule.code, rule.name, severity.get(rule.code, rule.severity), f.message,
-                      f.path or path, f.line or line, f.pointer, tuple(f.related))
+                      f.path or path, f.line or line, f.pointer, tuple(f.related), record=f.record)
 
 
 @dataclass
@@ -179,10 +179,15 @@ def _stream(files: list[FileInfo], fmt: str | None) -> Iterator[Record]:
     are sorted by file order at the end).
     """
     index = 0
-    for info in sorted(files, key=lambda f: f.split not in PROTECTED_SPLITS):
+    for info in stream_order(files):
         for rec in read_file(info, fmt, index):
             index += 1
             yield rec
+
+
+def stream_order(files: list[FileInfo]) -> list[FileInfo]:
+    """Files in the order their records are numbered: protected splits first, each in command-line order."""
+    return sorted(files, key=lambda f: f.split not in PROTECTED_SPLITS)
 
 
 def fingerprint(d: Diagnostic, digest: int) -> str:

@@ -1,20 +1,29 @@
-"""`curate fix`: rewrite datasets with safe fixes; every removed record goes to a rejects file."""
+"""`curate fix`: edit datasets with fixes; every removed record goes to a rejects file.
+
+A fix is a text edit (see curate/edits.py): only the bytes of the values it fixes change,
+and removing a record deletes exactly its bytes (a JSON line with its line ending, an array
+element with one separating comma). Every other byte of the file stays as it was.
+"""
 
 from __future__ import annotations
 
+import base64
+import difflib
 import gzip
+import hashlib
+import io
 import json
 import os
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from curate.atomic import atomic_writer
 from curate.config import Config
-from curate.engine import lint_paths
+from curate.edits import NotEditable, copy_with, edit_record, element_removals
+from curate.engine import lint_paths, stream_order
 from curate.errors import CurateError
 from curate.formats import FORMATS
 from curate.parse import parse
-from curate.reader import FileInfo, expand_paths, read_file
+from curate.reader import FileInfo, _open, expand_paths, read_file
 from curate.registry import load_rules
 
 
@@ -29,15 +38,32 @@ class FixReport:
     by_code: dict = field(default_factory=dict)
     outputs: list = field(default_factory=list)
     rejects: str | None = None
+    not_fixed: list = field(default_factory=list)  # "path:line: not fixed: reason"
+    diff: str | None = None  # --diff: the unified diff of what would change
 
     def describe(self) -> str:
         fixes = ", ".join(f"{c}: {n}" for c, n in sorted(self.by_code.items())) or "none"
+        if self.diff is not None:
+            return (f"Read {self.read} records: would keep {self.kept} ({self.changed} changed), "
+                    f"remove {self.removed}.\nFixes that would apply: {fixes}. Nothing written (--diff).")
         lines = [f"Read {self.read} records: kept {self.kept} ({self.changed} changed), removed {self.removed}.",
                  f"Fixes applied: {fixes}."]
         lines += [f"Wrote {p}" for p in self.outputs]
         if self.removed:
             lines.append(f"Removed records are in {self.rejects}")
         return "\n".join(lines)
+
+
+@dataclass
+class _Plan:
+    """What to do to each record: edits from `editors`, removals by record index."""
+
+    fmt: str | None
+    editors: list
+    to_remove: dict = field(default_factory=dict)  # record index -> diagnostics that remove it
+    first_index: dict = field(default_factory=dict)  # path -> index of its first record in the lint run
+    split_of: dict = field(default_factory=dict)
+    seen: set = field(default_factory=set)  # (split group, digest) of records whose bytes are not clean UTF-8
 
 
 def default_rejects(output: str) -> str:
@@ -47,81 +73,218 @@ def default_rejects(output: str) -> str:
 
 
 def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe: bool,
-              output: str | None, rejects: str | None, jobs: int = 1) -> FixReport:
-    """Fix `paths` into `output` (one input) or in place; returns what was done."""
+              output: str | None, rejects: str | None, jobs: int = 1, diff: bool = False) -> FixReport:
+    """Fix `paths` into `output` (one input) or in place; with `diff`, write nothing and put the
+    changes in the report's `diff`. Returns what was done."""
     files = expand_paths(paths)
     if output and len(files) != 1:
         raise CurateError("--output takes exactly one input file; use --in-place for several")
     rules = load_rules()
     selected = [c for c in config.selected() if rules[c].fix is not None and (unsafe or not rules[c].unsafe_fix)]
     removers = {c for c in selected if rules[c].fix == "remove"}
-    editors = [rules[c] for c in selected if callable(rules[c].fix)]
-    to_remove: dict[tuple[str, int], object] = {}
+    plan = _Plan(config.format, [rules[c] for c in selected if callable(rules[c].fix)])
+    for path in files:
+        check_splittable(path, config.format)
     if removers:
         lint_config = Config(**{**config.__dict__, "select": sorted(removers), "ignore": [], "extend_select": []})
-        for d in lint_paths(paths, lint_config, splits, references, jobs).diagnostics:
-            if d.code in removers:
-                to_remove.setdefault((d.path, d.line), d)
+        _plan_removals(plan, lint_paths(paths, lint_config, splits, references, jobs), removers)
     report = FixReport()
     report.rejects = rejects or default_rejects(output or files[0])
+    if diff:
+        report.diff = "".join(_diff(path, plan, report) for path in files)
+        return report
     with atomic_writer(report.rejects) as rejected:
         for path in files:
             target = output or path
-            _fix_file(path, target, config, editors, to_remove, rejected, report)
+            _fix_file(path, target, plan, rejected, report)
             report.outputs.append(target)
     if not report.removed:
         os.unlink(report.rejects)
     return report
 
 
-def _fix_file(path, target, config, editors, to_remove, rejected, report):
-    info = FileInfo(path, "unsplit", "")
-    fmt_name = config.format
-    records = read_file(info, fmt_name, 0)  # safe in place: the target is replaced only at the end
-    as_array = target.lower().endswith((".json", ".json.gz"))
-    opener = gzip.open if target.lower().endswith(".gz") else open
+def _plan_removals(plan: _Plan, result, removers: set) -> None:
+    for d in result.diagnostics:
+        if d.code in removers and d.record is not None:
+            plan.to_remove.setdefault(d.record, []).append(d)
+    index = 0
+    for info in stream_order(result.files):
+        plan.first_index.setdefault(info.path, index)
+        plan.split_of.setdefault(info.path, info.split)
+        index += info.records
+
+
+def check_splittable(path: str, fmt: str | None) -> None:
+    """Refuse a `.json` file that `fix` cannot split into records exactly: a malformed array
+    element, JSON lines after the array, or a document that is neither an array nor JSON lines."""
+    if not path.lower().endswith((".json", ".json.gz")):
+        return
+    array = None
+    for rec in read_file(FileInfo(path, "unsplit", ""), fmt, 0):
+        array = bool(rec.element) if array is None else array
+        problem = None
+        if array and not rec.element:
+            problem = f"JSON lines follow the JSON array at line {rec.line}"
+        elif rec.error:
+            problem = f"{rec.error} at line {rec.line}"
+        elif not array and parse(rec).error:
+            problem = f"line {rec.line} is not a JSON record, and the file is not a JSON array"
+        if problem:
+            raise CurateError(f"{path}: cannot be split into records exactly ({problem}); "
+                              "`curate fix` does not rewrite it")
+
+
+def _fix_file(path, target, plan, rejected, report):
     with atomic_writer(target, "wb") as raw_out:
-        out = opener(raw_out, "wb") if opener is gzip.open else raw_out
-        first = True
-        if as_array:
-            out.write(b"[\n")
-        for rec in records:
-            report.read += 1
-            d = to_remove.get((path, rec.line))
-            if d is not None:
-                entry = {"path": path, "line": rec.line, "code": d.code, "reason": d.message,
-                         "related": [{"path": r.path, "line": r.line} for r in d.related],
-                         "record": rec.raw.decode("utf-8", errors="replace")}
-                rejected.write(json.dumps(entry, ensure_ascii=False) + "\n")
-                report.removed += 1
-                report.by_code[d.code] = report.by_code.get(d.code, 0) + 1
-                continue
-            line = _apply(rec, editors, report)
-            if as_array:
-                out.write(b"" if first else b",\n")
-            out.write(line + (b"" if as_array else b"\n"))
-            first = False
-            report.kept += 1
-        if as_array:
-            out.write(b"\n]\n")
+        out = gzip.open(raw_out, "wb") if target.lower().endswith(".gz") else raw_out
+        _write_fixed(path, out, plan, rejected, report)
         if out is not raw_out:
             out.close()
 
 
-def _apply(rec, editors, report) -> bytes:
-    """The record's line after edits; unparseable records come back byte for byte."""
-    parse(rec)
+def _write_fixed(path, out, plan, rejected, report) -> None:
+    """Copy `path`'s (decompressed) bytes to `out` with the plan's edits and removals."""
+    info = FileInfo(path, plan.split_of.get(path, "unsplit"), "")
+    records = read_file(info, plan.fmt, plan.first_index.get(path, 0))
+    try:
+        raw, hashed, source = _open(path)
+    except OSError as exc:
+        raise CurateError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with raw:
+        try:
+            copy_with(source, out, _changes(records, plan, rejected, report))
+        except NotEditable as exc:
+            raise CurateError(f"{path}: {exc}; nothing written") from None
+        while hashed.read(1 << 20):
+            pass
+    if hashed.sha.hexdigest() != info.sha256:
+        raise CurateError(f"{path}: the file changed while being fixed; nothing written")
+
+
+def _changes(records, plan, rejected, report):
+    """(start, end, new bytes) for every span of the file that changes, in file order."""
+    elements = []
+    for rec in records:
+        report.read += 1
+        parse(rec)
+        removal = _removal(rec, plan, report)
+        new = None
+        if removal is not None:
+            _reject(rec, removal, rejected, report)
+        else:
+            report.kept += 1
+            new = _edited(rec, plan.editors, report)
+        if rec.element:
+            elements.append((rec, removal, new))
+        elif elements:
+            raise NotEditable(f"JSON lines follow the JSON array at line {rec.line}")
+        elif removal is not None:
+            yield rec.start, rec.stop, b""
+        elif new is not None:
+            yield rec.start, rec.end, new
+    if elements:
+        yield from _element_changes(elements)
+
+
+def _element_changes(elements):
+    spans = [(rec.start, rec.end) for rec, _, _ in elements]
+    removed = {i for i, (_, removal, _) in enumerate(elements) if removal is not None}
+    changes = [(s, e, b"") for s, e in element_removals(spans, removed)]
+    changes += [(rec.start, rec.end, new) for rec, removal, new in elements if new is not None]
+    return sorted(changes)
+
+
+def _suspect(rec) -> bool:
+    """Bytes that are not clean UTF-8, or U+FFFD that could stand for such bytes."""
+    return bool(rec.encoding_issue) or b"\xef\xbf\xbd" in rec.raw or b"\\ufffd" in rec.raw.lower()
+
+
+def _removal(rec, plan, report):
+    """The diagnostic that removes `rec`, or None.
+
+    An exact duplicate (D001) whose bytes are not clean UTF-8 is removed only when its bytes
+    equal an earlier record's of the same split: records that differ only in bytes that do not
+    decode are never merged.
+    """
+    key = None
+    if _suspect(rec):
+        group = "train" if rec.split in ("train", "unsplit") else rec.split
+        key = (group, hashlib.blake2b(rec.raw.strip(), digest_size=16).digest())
+    found = None
+    for d in plan.to_remove.get(rec.index, ()):
+        if d.code == "D001" and key is not None and key not in plan.seen:
+            report.not_fixed.append(f"{rec.path}:{rec.line}: not removed ({d.code}): its bytes differ from the "
+                                    "earlier record's where they are not valid UTF-8")
+            continue
+        found = d
+        break
+    if key is not None:
+        plan.seen.add(key)
+    return found
+
+
+def _reject(rec, d, rejected, report) -> None:
+    entry = {"path": rec.path, "line": rec.line, "code": d.code, "reason": d.message,
+             "related": [{"path": r.path, "line": r.line} for r in d.related],
+             "record": rec.raw.decode("utf-8", errors="replace")}
+    if rec.element:
+        entry["element"] = rec.element
+    try:
+        rec.raw.decode("utf-8")
+    except UnicodeDecodeError:
+        entry["record_base64"] = base64.b64encode(rec.raw).decode("ascii")  # the exact bytes
+    rejected.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    report.removed += 1
+    report.by_code[d.code] = report.by_code.get(d.code, 0) + 1
+
+
+def _edited(rec, editors, report) -> bytes | None:
+    """The record's bytes after its fixes, or None when it is left as it is."""
     if rec.error is not None or not isinstance(rec.data, dict) or not editors:
-        return rec.raw
-    data = rec.data
+        return None
     fmt = FORMATS[rec.fmt]
-    applied = defaultdict(int)
+    edits, codes = [], []
     for rule in editors:
-        if rule.fix(data, fmt):
-            applied[rule.code] += 1
-    if not applied:
-        return rec.raw
+        found = rule.fix(rec.data, fmt)
+        if found:
+            edits += found
+            codes.append(rule.code)
+    if not edits:
+        return None
+    try:
+        if rec.encoding_issue:
+            raise NotEditable(f"invalid encoding ({rec.encoding_issue})")
+        if rec.duplicate_keys:
+            pointer, key = rec.duplicate_keys[0]
+            raise NotEditable(f"duplicate key {json.dumps(key)} in the object at {pointer or 'the top level'}")
+        new = edit_record(rec.raw, rec.data, edits)
+    except NotEditable as exc:
+        report.not_fixed.append(f"{rec.path}:{rec.line}: not fixed: {exc}")
+        return None
     report.changed += 1
-    for code, n in applied.items():
-        report.by_code[code] = report.by_code.get(code, 0) + n
-    return json.dumps(data, ensure_ascii=False).encode("utf-8")
+    for code in codes:
+        report.by_code[code] = report.by_code.get(code, 0) + 1
+    return new
+
+
+def _diff(path: str, plan: _Plan, report: FixReport) -> str:
+    """The unified diff between `path` and what `fix` would write in its place."""
+    new = io.BytesIO()
+    _write_fixed(path, new, plan, io.StringIO(), report)
+    raw, _, source = _open(path)
+    with raw:
+        old = source.read()
+    if old == new.getvalue():
+        return ""
+    lines = [b.decode("utf-8", errors="replace").splitlines(keepends=True)
+             for b in (old, new.getvalue())]
+    return "".join(_terminated(difflib.unified_diff(*lines, fromfile=path, tofile=path)))
+
+
+def _terminated(lines):
+    """Diff lines, each ending in a newline (a last line without one gets the usual marker)."""
+    for line in lines:
+        if line.endswith(("\n", "\r")):
+            yield line
+        else:
+            yield line + "\n\\ No newline at end of file\n"

@@ -29,11 +29,32 @@ def decode(raw: bytes) -> tuple[str, str | None]:
         return raw.decode("utf-8", errors="replace"), issue or f"invalid UTF-8 at byte {exc.start + 1}"
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+class _Repeats:
+    """Set when an object of the text being decoded repeats a key (checked cheaply, by size)."""
+
+    found = False
+
+
+def _object(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        _Repeats.found = True
+    return obj
+
+
+class _Pairs(list):
+    """An object kept as its (key, value) pairs, to name repeated keys."""
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_object)
+_PAIRS_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_Pairs)
 
 
 def loads(text: str):
-    """json.loads that rejects NaN/Infinity; raises ValueError with a readable message."""
+    """json.loads that rejects NaN/Infinity; raises ValueError with a readable message.
+
+    Where keys repeat, the last value wins (as in `json.loads`); `duplicate_keys` names them.
+    """
     try:
         return _DECODER.decode(text)
     except RecursionError:
@@ -42,16 +63,42 @@ def loads(text: str):
         raise ValueError(f"{exc.msg} at column {exc.colno}") from None
 
 
+def duplicate_keys(text: str) -> list[tuple[str, str]]:
+    """(JSON pointer of the object, key) for every key an object of `text` repeats, in document order."""
+    found: list[tuple[str, str]] = []
+
+    def walk(value, pointer: str) -> None:
+        if isinstance(value, _Pairs):
+            seen: set = set()
+            for key, item in value:
+                if key in seen and (pointer, key) not in found:
+                    found.append((pointer, key))
+                seen.add(key)
+                walk(item, f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{pointer}/{i}")
+
+    try:
+        walk(_PAIRS_DECODER.decode(text), "")
+    except RecursionError:
+        pass  # nested too deeply to name every repeat: report those found
+    return found
+
+
 def parse(rec: Record) -> Record:
     """Fill data, error, encoding_issue and messages in place."""
     text, rec.encoding_issue = decode(rec.raw)
     if rec.error:
         return rec
+    _Repeats.found = False
     try:
         rec.data = loads(text)
     except ValueError as exc:
         rec.error = str(exc)
         return rec
+    if _Repeats.found:
+        rec.duplicate_keys = duplicate_keys(text)
     if rec.split == "reference":
         rec.messages = reference_messages(rec.data)
     else:

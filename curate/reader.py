@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from curate.errors import CurateError
 from curate.formats import FORMATS, detect
@@ -81,48 +83,113 @@ def _open(path: str):
     return raw, hashed, hashed
 
 
-def _json_array_elements(data: bytes) -> Iterator[tuple[int, bytes, str | None]]:
-    """(line, element bytes, error) for each element of a JSON array document."""
-    text = data.decode("utf-8", errors="surrogateescape")
-    decoder = json.JSONDecoder()
-    i, line, n = 0, 1, len(text)
+class _Item(NamedTuple):
+    """One record as read: line, bytes, reader error, byte span, removal end, array ordinal."""
 
-    def skip(j):
-        nonlocal line
-        while j < n and text[j] in " \t\r\n\ufeff":
-            line += text[j] == "\n"
-            j += 1
-        return j
+    line: int
+    raw: bytes
+    error: str | None
+    start: int
+    end: int
+    stop: int
+    element: int = 0
 
-    i = skip(i) + 1  # past '['
-    i = skip(i)
-    if i < n and text[i] == "]":
+
+_BOM = b"\xef\xbb\xbf"
+_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+def _json_array_elements(data: bytes) -> Iterator[_Item]:
+    """The items of a `.json` file: each element of a leading JSON array with its exact byte span,
+    then any JSON lines after the array; a file that is no array is read as JSON lines.
+
+    A malformed element is one item with an error, and reading resumes after it.
+    """
+    text = data.decode("latin-1")  # one character per byte: offsets are byte offsets
+    i = _SPACE.match(text, len(_BOM) if data.startswith(_BOM) else 0).end()
+    if not text.startswith("[", i):
+        yield from _lines(io.BytesIO(data))
         return
-    while i < n:
-        start_line = line
+    lines = _LineCounter(text)
+    decoder = json.JSONDecoder()
+    ordinal = 0
+    i = _SPACE.match(text, i + 1).end()
+    closed = text.startswith("]", i)
+    while not closed and i < len(text):
+        ordinal += 1
         try:
-            _, end = decoder.raw_decode(text, i)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            yield start_line, text[i:i + 200].encode("utf-8", "surrogateescape"), f"JSON array element does not parse: {exc}"
-            return
-        line += text.count("\n", i, end)
-        yield start_line, text[i:end].encode("utf-8", "surrogateescape"), None
-        i = skip(end)
-        if i < n and text[i] == ",":
-            i = skip(i + 1)
-        elif i < n and text[i] == "]":
-            return
-        else:
-            yield line, text[i:i + 200].encode("utf-8", "surrogateescape"), "expected ',' or ']' in JSON array"
-            return
+            end, error = decoder.raw_decode(text, i)[1], None
+        except (ValueError, RecursionError) as exc:
+            end = _resync(text, i)
+            error = f"JSON array element does not parse: {getattr(exc, 'msg', 'nested too deeply')}"
+        yield _Item(lines.at(i), data[i:end], error, i, end, end, ordinal)
+        i = _SPACE.match(text, end).end()
+        if text.startswith(",", i):
+            i = _SPACE.match(text, i + 1).end()
+            if text.startswith("]", i):
+                ordinal += 1
+                yield _Item(lines.at(i), b"", "trailing comma in JSON array", i, i, i, ordinal)
+                closed = True
+        elif text.startswith("]", i):
+            closed = True
+        elif i < len(text):
+            ordinal += 1
+            yield _Item(lines.at(i), b"", "expected ',' or ']' after a JSON array element", i, i, i, ordinal)
+    if not closed:
+        yield _Item(lines.at(i), b"", "JSON array is not closed with ']'", i, i, i, ordinal + 1)
+        return
+    end = i + 1
+    if text[end:].strip(" \t\r\n"):
+        yield from _lines(io.BytesIO(data[end:]), lines.at(end), end)
 
 
-def _lines(stream) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based numbers."""
-    for number, line in enumerate(stream, 1):
+class _LineCounter:
+    """1-based line numbers of increasing offsets into a text."""
+
+    def __init__(self, text: str):
+        self.text, self.pos, self.line = text, 0, 1
+
+    def at(self, offset: int) -> int:
+        self.line += self.text.count("\n", self.pos, offset)
+        self.pos = offset
+        return self.line
+
+
+def _resync(text: str, i: int) -> int:
+    """End of a malformed array element starting at `i`: the next ',' or ']' outside nested
+    brackets and strings (a string also ends at a line break), trailing whitespace excluded."""
+    depth, in_string, j, n = 0, False, i, len(text)
+    while j < n:
+        c = text[j]
+        if in_string:
+            if c == "\\":
+                j += 1
+            elif c in "\"\n":
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            if depth == 0 and c == "]":
+                break
+            depth = max(depth - 1, 0)
+        elif c == "," and depth == 0:
+            break
+        j += 1
+    while j > i and text[j - 1] in " \t\r\n":
+        j -= 1
+    return j
+
+
+def _lines(stream, first: int = 1, offset: int = 0) -> Iterator[_Item]:
+    """Non-blank lines with their 1-based numbers and byte spans (`stop` past the line ending)."""
+    pos = offset
+    for number, line in enumerate(stream, first):
         stripped = line.rstrip(b"\r\n")
         if stripped.strip():
-            yield number, stripped
+            yield _Item(number, stripped, None, pos, pos + len(stripped), pos + len(line))
+        pos += len(line)
 
 
 def _detect_format(samples: list[bytes]) -> str:
@@ -154,18 +221,14 @@ def read_file(info: FileInfo, forced_format: str | None, start_index: int) -> It
 
 def _records(info: FileInfo, stream, forced_format: str | None, start_index: int) -> Iterator[Record]:
     if info.path.lower().endswith((".json", ".json.gz")):
-        whole = stream.read()
-        if whole.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-            items = _peek(_json_array_elements(whole))
-        else:
-            items = _peek((n, b, None) for n, b in _lines(iter(whole.splitlines(keepends=True))))
+        head, items = _peek(_json_array_elements(stream.read()))
     else:
-        items = _peek((n, b, None) for n, b in _lines(stream))
-    head, items = items
-    info.format = forced_format or _detect_format([b for _, b, err in head if not err])
+        head, items = _peek(_lines(stream))
+    info.format = forced_format or _detect_format([item.raw for item in head if not item.error])
     index = start_index
-    for number, data, error in items:
-        rec = Record(info.path, number, info.split, data, index=index, fmt=info.format, error=error)
+    for item in items:
+        rec = Record(info.path, item.line, info.split, item.raw, index=index, fmt=info.format, error=item.error,
+                     start=item.start, end=item.end, stop=item.stop, element=item.element)
         index += 1
         info.records += 1
         yield rec

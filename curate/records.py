@@ -48,7 +48,13 @@ def _plain_text(content: Any) -> str:
 
 @dataclass(slots=True)
 class Record:
-    """One line (or JSON array element) of a dataset file, parsed as far as it goes."""
+    """One line (or JSON array element) of a dataset file, parsed as far as it goes.
+
+    `raw` is the bytes `start:end` of the (decompressed) file; removing the record deletes
+    `start:stop` (a JSON line with its line ending). `element` is its 1-based ordinal in a
+    JSON array (0 for a line). `duplicate_keys` lists (object pointer, key) for every key
+    an object of the record repeats.
+    """
 
     path: str
     line: int
@@ -61,6 +67,11 @@ class Record:
     fmt: str | None = None
     messages: list[Message] | None = None
     structure: list[tuple[str, str]] = field(default_factory=list)
+    start: int = 0
+    end: int = 0
+    stop: int = 0
+    element: int = 0
+    duplicate_keys: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ref(self) -> "RecordRef":

@@ -24,7 +24,7 @@ class Rule:
     requires: str = "conversation"  # record rules: "line", "json" or "conversation"
     options: dict = field(default_factory=dict)
     features: tuple = ()
-    fix: Callable | str | None = None  # fn(data, fmt) -> bool editing the record in place, or "remove"
+    fix: Callable | str | None = None  # fn(data, fmt) -> list[curate.edits.Edit], or "remove"
     unsafe_fix: bool = False
 
     @property

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from curate.diagnostics import Finding
+from curate.edits import Edit
 from curate.formats import FORMATS
 from curate.registry import record_rule
 from curate.rules.format import _calls_tool, _short, content_fields, field_label, field_pointer, is_text_part
@@ -89,8 +90,8 @@ def _needs_trim(text: str) -> tuple[int, int] | None:
     return bounds if bounds and bounds != (0, len(text)) else None
 
 
-def _stripped(value):
-    """The content with surrounding whitespace stripped, or None when unchanged.
+def _strip_edits(value, path: tuple) -> list[Edit]:
+    """Edits that strip the content's surrounding whitespace; none when there is nothing to strip.
 
     Text parts are treated as one text: the cut runs across parts, and edge parts
     left empty by it are dropped.
@@ -98,30 +99,27 @@ def _stripped(value):
     text = _text_of(value)
     bounds = _needs_trim(text) if text is not None else None
     if bounds is None:
-        return None
+        return []
     start, end = bounds
     if isinstance(value, str):
-        return value[start:end]
-    out, pos = [], 0
-    for part in value:
+        return [Edit(path, value[start:end])]
+    edits, pos = [], 0
+    for j, part in enumerate(value):
         t = part["text"]
         lo, hi = pos, pos + len(t)
         pos = hi
         cut = t[min(max(start, lo), hi) - lo:max(min(end, hi), lo) - lo]
-        if cut or not t:
-            out.append({**part, "text": cut})
-    return out
+        if cut != t:
+            edits.append(Edit(path + (j, "text"), cut) if cut else Edit(path + (j,)))
+    return edits
 
 
-def fix_whitespace(data, fmt) -> bool:
-    """Strip surrounding whitespace from every content field."""
-    changed = False
-    for holder, key, _ in list(content_fields(data, fmt)):
-        new = _stripped(holder[key])
-        if new is not None:
-            holder[key] = new
-            changed = True
-    return changed
+def fix_whitespace(data, fmt) -> list[Edit]:
+    """Edits that strip surrounding whitespace from every content field."""
+    edits = []
+    for holder, key, index in content_fields(data, fmt):
+        edits += _strip_edits(holder[key], (key,) if index is None else (fmt.list_key, index, key))
+    return edits
 
 
 @record_rule("F010", "surrounding-whitespace", "warning", fix=fix_whitespace)

@@ -6,6 +6,7 @@ import json
 import re
 
 from curate.diagnostics import Finding
+from curate.edits import Edit
 from curate.formats import FORMATS, detect
 from curate.records import ROLES
 from curate.registry import record_rule
@@ -266,22 +267,21 @@ def _role_spellings(items: list, fmt) -> dict:
     return spelling
 
 
-def fix_role_aliases(data, fmt) -> bool:
-    """Rewrite role aliases to the format's spelling of their canonical role."""
+def fix_role_aliases(data, fmt) -> list[Edit]:
+    """Edits that rewrite role aliases to the format's spelling of their canonical role."""
     items = data.get(fmt.list_key) if fmt.list_key else None
     if not isinstance(items, list):
-        return False
+        return []
     spelling = None
-    changed = False
-    for item in items:
+    edits = []
+    for i, item in enumerate(items):
         if not isinstance(item, dict):
             continue
         role, _, alias = fmt.map_role(item.get(fmt.role_key))
         if alias:
             spelling = spelling or _role_spellings(items, fmt)
-            item[fmt.role_key] = spelling[role]
-            changed = True
-    return changed
+            edits.append(Edit((fmt.list_key, i, fmt.role_key), spelling[role]))
+    return edits
 
 
 @record_rule("F006", "unknown-role", "error", fix=fix_role_aliases)
