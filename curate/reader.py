@@ -111,7 +111,7 @@ def _json_array_elements(data: bytes) -> Iterator[_Item]:
         yield from _lines(io.BytesIO(data))
         return
     lines = _LineCounter(text)
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)  # control bytes inside strings are the record's F002, not the array's
     ordinal = 0
     i = _SPACE.match(text, i + 1).end()
     closed = text.startswith("]", i)

@@ -433,3 +433,30 @@ def bad_content_type(record, ctx):
             w = item["weight"]
             if isinstance(w, bool) or not isinstance(w, (int, float)) or w not in (0, 1):
                 yield Finding(f"`weight` is {_short(w)}; it must be 0 or 1", f"/{fmt.list_key}/{i}/weight")
+
+
+@record_rule("F012", "duplicate-key", "error", requires="json")
+def duplicate_key(record, ctx):
+    """A JSON object repeats a key (readers disagree on which value wins).
+
+    ## What it does
+    Reports every key that appears more than once in one JSON object of the
+    record, at any depth, naming the key and the JSON pointer of the object.
+
+    ## Why is this bad?
+    JSON leaves repeated keys undefined: Python keeps the last value, other
+    parsers the first or reject the record. The lint may check one `messages`
+    while a trainer reads another, which can hide a secret or a broken turn.
+
+    ## Example
+    ```json
+    {"messages": [{"role": "user", "content": "hi"}], "messages": [{"role": "user", "content": "sk-..."}]}
+    ```
+
+    ## Fix
+    Keep one of the values by hand. `curate fix` does not edit a record with
+    repeated keys, since it cannot know which value is meant.
+    """
+    for pointer, key in record.duplicate_keys:
+        where = f"the object at {pointer}" if pointer else "the record object"
+        yield Finding(f"key {_short(key)} appears more than once in {where}", f"{pointer}/{_pointer_key(key)}")
