@@ -12,8 +12,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterable, Iterator
+from itertools import pairwise
 from json.decoder import scanstring
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 DELETE = object()
 _SPACE = re.compile(r"[ \t\r\n]*")
@@ -52,7 +54,7 @@ def edit_record(raw: bytes, data: Any, edits: list[Edit]) -> bytes:
         members = _members(text, *_locate(text, parent))
         spans += [(s, e, "") for s, e in element_removals([(s, e) for _, s, e in members], indices)]
     spans.sort()
-    for (_, end, _), (start, _, _) in zip(spans, spans[1:]):
+    for (_, end, _), (start, _, _) in pairwise(spans):
         if start < end:
             raise NotEditable("two fixes overlap")
     for start, end, new in reversed(spans):
