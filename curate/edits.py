@@ -44,15 +44,17 @@ def edit_record(raw: bytes, data: Any, edits: list[Edit]) -> bytes:
         raise NotEditable("the record is not valid UTF-8") from None
     spans: list[tuple[int, int, str]] = []
     deletions: dict[tuple, set] = {}
+    members: dict[int, list] = {}  # container start -> its members, each container scanned once
     for edit in edits:
         if edit.value is DELETE:
             deletions.setdefault(edit.path[:-1], set()).add(edit.path[-1])
         else:
-            start, end = _locate(text, edit.path)
+            start, end = _locate(text, edit.path, members)
             spans.append((start, end, _token(text[start:end], edit.value)))
     for parent, indices in deletions.items():
-        members = _members(text, *_locate(text, parent))
-        spans += [(s, e, "") for s, e in element_removals([(s, e) for _, s, e in members], indices)]
+        start, _ = _locate(text, parent, members)
+        found = _members_of(text, start, members)
+        spans += [(s, e, "") for s, e in element_removals([(s, e) for _, s, e in found], indices)]
     spans.sort()
     for (_, end, _), (start, _, _) in pairwise(spans):
         if start < end:
@@ -65,33 +67,44 @@ def edit_record(raw: bytes, data: Any, edits: list[Edit]) -> bytes:
 
 
 def apply_edits(data: Any, edits: list[Edit]) -> Any:
-    """A copy of `data` with the edits applied (list deletions by descending index)."""
-    out = copy.deepcopy(data)
-    for edit in sorted(edits, key=lambda e: e.value is DELETE):
-        *parents, last = edit.path
-        holder = out
-        for step in parents:
+    """`data` with the edits applied, copying only the containers on the edited paths
+    (list deletions by descending index)."""
+    root = {"": data}
+    copied: set = set()
+    order = sorted(edits, key=lambda e: (e.value is DELETE, [] if e.value is not DELETE else
+                                         [-s if isinstance(s, int) else 0 for s in e.path]))
+    for edit in order:
+        holder = root
+        for depth, step in enumerate(("",) + edit.path[:-1]):
+            key = edit.path[:depth]
+            if key not in copied:
+                holder[step] = copy.copy(holder[step])
+                copied.add(key)
             holder = holder[step]
-        if edit.value is not DELETE:
-            holder[last] = edit.value
-    for edit in sorted((e for e in edits if e.value is DELETE), key=lambda e: e.path, reverse=True):
-        holder = out
-        for step in edit.path[:-1]:
-            holder = holder[step]
-        del holder[edit.path[-1]]
-    return out
+        if edit.value is DELETE:
+            del holder[edit.path[-1]]
+        else:
+            holder[edit.path[-1]] = edit.value
+    return root[""]
 
 
-def _locate(text: str, path: tuple) -> tuple[int, int]:
+def _locate(text: str, path: tuple, members: dict) -> tuple[int, int]:
     """Character span of the value at `path`."""
     start = _SPACE.match(text).end()
-    end = _value_end(text, start)
+    end = len(text.rstrip(" \t\r\n"))
     for step in path:
-        hits = [(s, e) for key, s, e in _members(text, start, end) if key == step]
+        found = _members_of(text, start, members)
+        hits = [(s, e) for key, s, e in found if key == step]
         if len(hits) != 1:
             raise NotEditable(f"cannot locate {'/'.join(map(str, path))} exactly")
         start, end = hits[0]
     return start, end
+
+
+def _members_of(text: str, start: int, members: dict) -> list:
+    if start not in members:
+        members[start] = list(_members(text, start))
+    return members[start]
 
 
 def _value_end(text: str, i: int) -> int:
@@ -101,14 +114,14 @@ def _value_end(text: str, i: int) -> int:
         raise NotEditable("the record does not parse") from None
 
 
-def _members(text: str, start: int, end: int) -> Iterator[tuple[Any, int, int]]:
-    """(key or index, start, end) of each member of the object or array spanning start:end."""
+def _members(text: str, start: int) -> Iterator[tuple[Any, int, int]]:
+    """(key or index, start, end) of each member of the object or array starting at `start`."""
     opener = text[start]
     if opener not in "{[":
         return
     i = _SPACE.match(text, start + 1).end()
     index = 0
-    while i < end - 1:
+    while text[i] not in "}]":
         if opener == "{":
             key, i = scanstring(text, i + 1)
             i = _SPACE.match(text, i).end() + 1  # past ':'
@@ -117,8 +130,9 @@ def _members(text: str, start: int, end: int) -> Iterator[tuple[Any, int, int]]:
             key, index = index, index + 1
         value_end = _value_end(text, i)
         yield key, i, value_end
-        i = _SPACE.match(text, value_end).end() + 1  # past ',' (or the closing bracket)
-        i = _SPACE.match(text, i).end()
+        i = _SPACE.match(text, value_end).end()
+        if text[i] == ",":
+            i = _SPACE.match(text, i + 1).end()
 
 
 def _token(old: str, value: Any) -> str:
@@ -138,6 +152,8 @@ def _token(old: str, value: Any) -> str:
 
 def _char_starts(body: str) -> list[int]:
     """Offset in a string token's body where each decoded character starts, plus the body's end."""
+    if "\\" not in body:
+        return list(range(len(body) + 1))
     starts, i, n = [], 0, len(body)
     while i < n:
         starts.append(i)

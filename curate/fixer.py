@@ -206,6 +206,8 @@ def _removal(rec, plan, report):
     equal an earlier record's of the same split: records that differ only in bytes that do not
     decode are never merged.
     """
+    if not plan.to_remove:
+        return None
     key = None
     if _suspect(rec):
         group = "train" if rec.split in ("train", "unsplit") else rec.split
