@@ -14,11 +14,12 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from itertools import pairwise
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 DELETE = object()
 _SPACE = re.compile(r"[ \t\r\n]*")
+
 _DECODER = json.JSONDecoder()
 
 
@@ -90,7 +91,7 @@ def apply_edits(data: Any, edits: list[Edit]) -> Any:
 
 def _locate(text: str, path: tuple, members: dict) -> tuple[int, int]:
     """Character span of the value at `path`."""
-    start = _SPACE.match(text).end()
+    start = _skip(text, 0)
     end = len(text.rstrip(" \t\r\n"))
     for step in path:
         found = _members_of(text, start, members)
@@ -107,6 +108,12 @@ def _members_of(text: str, start: int, members: dict) -> list:
     return members[start]
 
 
+def _skip(text: str, i: int) -> int:
+    """The offset of the first character at or after `i` that is not JSON whitespace."""
+    found = _SPACE.match(text, i)
+    return found.end() if found else i
+
+
 def _value_end(text: str, i: int) -> int:
     try:
         return _DECODER.raw_decode(text, i)[1]
@@ -119,20 +126,20 @@ def _members(text: str, start: int) -> Iterator[tuple[Any, int, int]]:
     opener = text[start]
     if opener not in "{[":
         return
-    i = _SPACE.match(text, start + 1).end()
+    i = _skip(text, start + 1)
     index = 0
     while text[i] not in "}]":
         if opener == "{":
             key, i = scanstring(text, i + 1)
-            i = _SPACE.match(text, i).end() + 1  # past ':'
-            i = _SPACE.match(text, i).end()
+            i = _skip(text, i) + 1  # past ':'
+            i = _skip(text, i)
         else:
             key, index = index, index + 1
         value_end = _value_end(text, i)
         yield key, i, value_end
-        i = _SPACE.match(text, value_end).end()
+        i = _skip(text, value_end)
         if text[i] == ",":
-            i = _SPACE.match(text, i + 1).end()
+            i = _skip(text, i + 1)
 
 
 def _token(old: str, value: Any) -> str:

@@ -278,9 +278,8 @@ def _diff(path: str, plan: _Plan, report: FixReport) -> str:
         old = source.read()
     if old == new.getvalue():
         return ""
-    lines = [b.decode("utf-8", errors="replace").splitlines(keepends=True)
-             for b in (old, new.getvalue())]
-    return "".join(_terminated(difflib.unified_diff(*lines, fromfile=path, tofile=path)))
+    before, after = (b.decode("utf-8", errors="replace").splitlines(keepends=True) for b in (old, new.getvalue()))
+    return "".join(_terminated(difflib.unified_diff(before, after, fromfile=path, tofile=path)))
 
 
 def _terminated(lines):

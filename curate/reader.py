@@ -99,6 +99,12 @@ _BOM = b"\xef\xbb\xbf"
 _SPACE = re.compile(r"[ \t\r\n]*")
 
 
+def _skip(text: str, i: int) -> int:
+    """The offset of the first character at or after `i` that is not JSON whitespace."""
+    found = _SPACE.match(text, i)
+    return found.end() if found else i
+
+
 def _json_array_elements(data: bytes) -> Iterator[_Item]:
     """The items of a `.json` file: each element of a leading JSON array with its exact byte span,
     then any JSON lines after the array; a file that is no array is read as JSON lines.
@@ -106,14 +112,14 @@ def _json_array_elements(data: bytes) -> Iterator[_Item]:
     A malformed element is one item with an error, and reading resumes after it.
     """
     text = data.decode("latin-1")  # one character per byte: offsets are byte offsets
-    i = _SPACE.match(text, len(_BOM) if data.startswith(_BOM) else 0).end()
+    i = _skip(text, len(_BOM) if data.startswith(_BOM) else 0)
     if not text.startswith("[", i):
         yield from _lines(io.BytesIO(data))
         return
     lines = _LineCounter(text)
     decoder = json.JSONDecoder(strict=False)  # control bytes inside strings are the record's F002, not the array's
     ordinal = 0
-    i = _SPACE.match(text, i + 1).end()
+    i = _skip(text, i + 1)
     closed = text.startswith("]", i)
     while not closed and i < len(text):
         ordinal += 1
@@ -123,9 +129,9 @@ def _json_array_elements(data: bytes) -> Iterator[_Item]:
             end = _resync(text, i)
             error = f"JSON array element does not parse: {getattr(exc, 'msg', 'nested too deeply')}"
         yield _Item(lines.at(i), data[i:end], error, i, end, end, ordinal)
-        i = _SPACE.match(text, end).end()
+        i = _skip(text, end)
         if text.startswith(",", i):
-            i = _SPACE.match(text, i + 1).end()
+            i = _skip(text, i + 1)
             if text.startswith("]", i):
                 ordinal += 1
                 yield _Item(lines.at(i), b"", "trailing comma in JSON array", i, i, i, ordinal)
