@@ -63,6 +63,7 @@ class _Plan:
     to_remove: dict = field(default_factory=dict)  # record index -> diagnostics that remove it
     first_index: dict = field(default_factory=dict)  # path -> index of its first record in the lint run
     split_of: dict = field(default_factory=dict)
+    sha256: dict = field(default_factory=dict)  # path -> hash of the bytes the lint read
     seen: set = field(default_factory=set)  # (split group, digest) of records whose bytes are not clean UTF-8
 
 
@@ -111,6 +112,7 @@ def _plan_removals(plan: _Plan, result, removers: set) -> None:
     for info in stream_order(result.files):
         plan.first_index.setdefault(info.path, index)
         plan.split_of.setdefault(info.path, info.split)
+        plan.sha256.setdefault(info.path, info.sha256)
         index += info.records
 
 
@@ -157,7 +159,7 @@ def _write_fixed(path, out, plan, rejected, report) -> None:
             raise CurateError(f"{path}: {exc}; nothing written") from None
         while hashed.read(1 << 20):
             pass
-    if hashed.sha.hexdigest() != info.sha256:
+    if hashed.sha.hexdigest() != info.sha256 or plan.sha256.get(path, info.sha256) != info.sha256:
         raise CurateError(f"{path}: the file changed while being fixed; nothing written")
 
 

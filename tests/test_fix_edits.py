@@ -172,3 +172,21 @@ def test_duplicate_key_rule_names_key_and_object(tmp_path):
     [d] = lint_paths([str(tmp_path / "t.jsonl")], Config(select=["F012"])).diagnostics
     assert (d.line, d.pointer) == (1, "/messages/0/role")
     assert d.message == 'key "role" appears more than once in the object at /messages/0'
+
+
+def test_a_file_changed_after_the_lint_is_not_written(run, tmp_path, monkeypatch):
+    import curate.fixer
+    lines = [CLEAN, conv_bytes("other"), CLEAN]
+    (tmp_path / "train.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    lint = curate.fixer.lint_paths
+
+    def lint_then_edit(*args, **kwargs):
+        result = lint(*args, **kwargs)
+        (tmp_path / "train.jsonl").write_bytes(b"\n".join([conv_bytes("new first")] + lines) + b"\n")
+        return result
+
+    monkeypatch.setattr(curate.fixer, "lint_paths", lint_then_edit)
+    result = run("fix", "train.jsonl", "--in-place")
+    assert result.exit_code == 2 and "changed while being fixed" in result.output
+    assert (tmp_path / "train.jsonl").read_bytes() == b"\n".join([conv_bytes("new first")] + lines) + b"\n"
+    assert not (tmp_path / "train.rejects.jsonl").exists()
