@@ -143,7 +143,7 @@ def surrounding_whitespace(record, ctx):
     ```
 
     ## Fix
-    `curate fix` strips it (safe).
+    `curate fix` strips it (safe), editing only that string's bytes.
     """
     fmt = FORMATS[record.fmt]
     for holder, key, index in content_fields(record.data, fmt):
