@@ -98,8 +98,8 @@ FORMATS = _Formats(BUILTIN)
 
 
 LIST_FIELDS = ("messages", "role", "content", "roles")
-ALPACA_FIELDS = ("prompt", "input", "response")
-FIELD_KEYS = LIST_FIELDS + ALPACA_FIELDS + ("system",)
+FLAT_FIELDS = ("prompt", "input", "response")
+FIELD_KEYS = LIST_FIELDS + FLAT_FIELDS + ("system",)
 
 
 class FieldMappingError(ValueError):
@@ -124,7 +124,7 @@ def field_mapping(fields: dict, base: str | None = None) -> tuple[str, dict]:
             raise FieldMappingError(f"field {key!r} must name a column (a non-empty string), got {value!r}")
         else:
             mapping[key] = value
-    listy, flat = [k for k in LIST_FIELDS if k in mapping], [k for k in ALPACA_FIELDS if k in mapping]
+    listy, flat = [k for k in LIST_FIELDS if k in mapping], [k for k in FLAT_FIELDS if k in mapping]
     if listy and flat:
         raise FieldMappingError(f"fields {listy[0]!r} (a message list) and {flat[0]!r} (alpaca-style columns) "
                                 "cannot be mixed")
