@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 
@@ -105,3 +106,12 @@ def test_broken_pipe_is_silent(tmp_path):
     result = _shell(tmp_path, "lint big.jsonl --select F | head -n 1")
     assert result.stdout == "big.jsonl:1: F001 invalid JSON: Expecting value at column 15\n"
     assert result.stderr == ""
+
+
+def test_demo_script_prints_no_escapes_into_logs(repo_root):
+    with open(os.path.join(repo_root, "fixtures", "demo", "run.sh")) as f:
+        script = f.read()
+    helpers = "\n".join(line for line in script.splitlines() if line.startswith(("if [ -t 1 ]", "step()")))
+    assert helpers.count("\n") == 1
+    result = subprocess.run(["bash", "-c", helpers + "\nstep 'a title' echo hi"], capture_output=True, text=True)
+    assert result.stdout == "\n== a title\n$ echo hi\nhi\n"

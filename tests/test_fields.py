@@ -93,3 +93,15 @@ def test_bad_field_option(run, tmp_path):
     write_jsonl(tmp_path / "qa.jsonl", QA)
     result = run("lint", "qa.jsonl", "--field", "prompt")
     assert result.exit_code == 2 and "KEY=COLUMN" in result.output
+
+
+def test_split_reads_through_the_mapping(run, tmp_path):
+    rows = [{"question": f"Question number {i} about the history of {t}?", "answer": f"Answer {i} on {t}."}
+            for i, t in enumerate(["maps", "clocks", "bridges", "ships", "paper", "glass", "salt", "tea"])]
+    write_jsonl(tmp_path / "qa.jsonl", rows)
+    (tmp_path / "curate.toml").write_text('[fields]\nprompt = "question"\nresponse = "answer"\n')
+    result = run("split", "qa.jsonl", "--ratios", "0.75,0.25", "--seed", "0", "--output-dir", "out")
+    assert result.exit_code == 0, result.output
+    written = [json.loads(line) for name in ("train.jsonl", "eval.jsonl")
+               for line in (tmp_path / "out" / name).read_text().splitlines()]
+    assert sorted(written, key=lambda r: r["question"]) == sorted(rows, key=lambda r: r["question"])
