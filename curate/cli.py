@@ -148,7 +148,8 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
          tokenizer, jobs, output_format, output_file, statistics, fail_on, exit_zero, quiet, color, show_settings,
          show_files, baseline, write_baseline, certificate, progress, want_fix):
     """Lint dataset files and directories (default: the configured `paths`)."""
-    from curate.baseline import filter_new, load_baseline, write_baseline as save_baseline
+    from curate.baseline import filter_new, load_baseline
+    from curate.baseline import write_baseline as save_baseline
     from curate.engine import lint_paths
     from curate.output import REPORTERS
     from curate.progress import progress_for

@@ -78,7 +78,7 @@ class Config:
     file_sha256: str | None = None
 
     @classmethod
-    def from_table(cls, table: dict, source: str, found_by: str = EXPLICIT) -> "Config":
+    def from_table(cls, table: dict, source: str, found_by: str = EXPLICIT) -> Config:
         table = _hyphenate(table)
         try:
             jsonschema.validate(table, SCHEMA)

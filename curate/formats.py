@@ -155,11 +155,11 @@ def mapped_format(mapping: dict, family: str) -> Format:
     base = BUILTIN[family]
     name = f"{family}:{json.dumps(mapping, sort_keys=True, separators=(',', ':'), ensure_ascii=False)}"
     if family == "alpaca":
-        keys = {k: mapping.get(k, d) for k, d in (("prompt", base.prompt_key), ("input", base.input_key),
-                                                  ("response", base.response_key), ("system", base.system_key))}
-        record_keys = base.record_keys - set(base.text_fields) | set(keys.values())
-        return replace(base, name=name, base=family, record_keys=frozenset(record_keys), system_key=keys["system"],
-                       prompt_key=keys["prompt"], input_key=keys["input"], response_key=keys["response"])
+        prompt, extra = mapping.get("prompt", base.prompt_key), mapping.get("input", base.input_key)
+        response, system = mapping.get("response", base.response_key), mapping.get("system", base.system_key)
+        record_keys = base.record_keys - set(base.text_fields) | {prompt, extra, response, system}
+        return replace(base, name=name, base=family, record_keys=frozenset(record_keys), system_key=system,
+                       prompt_key=prompt, input_key=extra, response_key=response)
     list_key = mapping.get("messages", base.list_key)
     role_key, content_key = mapping.get("role", base.role_key), mapping.get("content", base.content_key)
     system_key = mapping.get("system", base.system_key)

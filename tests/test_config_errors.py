@@ -65,7 +65,7 @@ def test_rule_options_are_range_checked(run, data, table, needle):
 
 
 def test_good_options_pass(run, data):
-    open("curate.toml", "w").write("[rules.D002]\nthreshold = 1\nnum_perm = 256\n[rules.Q001]\nmin_examples = 1\n")
+    Path("curate.toml").write_text("[rules.D002]\nthreshold = 1\nnum_perm = 256\n[rules.Q001]\nmin_examples = 1\n")
     assert run("lint", data).exit_code in (0, 1)
 
 
