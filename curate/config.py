@@ -40,8 +40,6 @@ SCHEMA = {
         "splits": {"type": "object", "additionalProperties": _CODES,
                    "propertyNames": {"enum": ["train", "eval", "test", "reference"]}},
         "rules": {"type": "object", "additionalProperties": {"type": "object"}},
-        "exclude": _GLOBS,
-        "extend-exclude": _GLOBS,
         "paths": _GLOBS,
         "fields": {"type": "object"},
         "train": {"type": "object"},
@@ -67,8 +65,6 @@ class Config:
     severity: dict = field(default_factory=dict)
     splits: dict = field(default_factory=dict)
     rules: dict = field(default_factory=dict)
-    exclude: list = field(default_factory=list)
-    extend_exclude: list = field(default_factory=list)
     paths: list = field(default_factory=list)
     fields: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
@@ -127,10 +123,6 @@ class Config:
             if any(self.matches(path, p) for p in patterns):
                 return name
         return None
-
-    def excluded(self, path: str) -> bool:
-        """Whether `exclude` or `extend-exclude` names `path` (or a folder above it)."""
-        return any(self.matches(path, p) for p in self.exclude + self.extend_exclude)
 
     def dataset_paths(self) -> list[str]:
         """The configured `paths`, as paths usable from the working directory."""

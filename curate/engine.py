@@ -204,14 +204,6 @@ def _fingerprint_dataset_findings(diagnostics: list[Diagnostic], table: RecordTa
             d.fingerprint = fingerprint(d, digests.get((d.path, d.line), 0))
 
 
-def input_files(paths: list[str], config: Config, splits: dict[str, str] | None = None,
-                references: Iterable[str] = ()) -> list[FileInfo]:
-    """The files a run reads, each with its split (`--show-files` lists them)."""
-    overrides = dict(splits or {})
-    files = [FileInfo(p, resolve_split(p, overrides, config), "") for p in expand_paths(list(paths))]
-    return files + [FileInfo(p, "reference", "") for p in expand_paths(list(references))]
-
-
 def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str, str] | None = None,
                references: Iterable[str] = (), jobs: int = 1, progress=None,
                tokenizer: str | None = None) -> LintResult:
@@ -219,7 +211,10 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     config = config or Config()
     rules = load_rules()
     codes = config.selected()
-    files = input_files(paths, config, splits, references)
+    overrides = dict(splits or {})
+    refs = list(references)
+    files = [FileInfo(p, resolve_split(p, overrides, config), "") for p in expand_paths(list(paths))]
+    files += [FileInfo(p, "reference", "") for p in expand_paths(refs)]
     tokenizer = tokenizer or config.tokenizer
 
     record_codes = [c for c in codes if rules[c].kind == "record"]

@@ -15,7 +15,7 @@ def settings_text(cfg: Config) -> str:
              f"format: {cfg.format or 'detected per file'}",
              f"fail-on: {cfg.fail_on}"]
     for name in ("splits", "per_file_ignores", "exclude", "extend_exclude", "paths", "fields"):
-        value = getattr(cfg, name)
+        value = getattr(cfg, name, None)
         if value:
             lines.append(f"{name.replace('_', '-')}: {value}")
     lines += [f"safety rules off: {line}" for line in disabled_safety_rules(cfg)]
@@ -29,14 +29,12 @@ def settings_text(cfg: Config) -> str:
 
 
 def files_text(paths, cfg: Config, splits: dict, references) -> str:
-    """Every file a lint would read: path, format, split and record count."""
-    from curate.engine import input_files
+    """Every file a lint would read: path, format, split and record count (a lint that runs no rule)."""
+    from dataclasses import replace
+
+    from curate.engine import lint_paths
     from curate.output.common import inert
-    from curate.reader import read_file
-    files = input_files(list(paths), cfg, splits, references)
-    for info in files:
-        for _ in read_file(info, cfg.format, 0):
-            pass
+    files = lint_paths(list(paths), replace(cfg, select=[], extend_select=[]), splits, references).files
     width = max((len(inert(f.path)) for f in files), default=0)
     rows = [f"{inert(f.path):<{width}}  {f.format:<10} {f.split:<9} {f.records} records" for f in files]
     total = sum(f.records for f in files)
