@@ -213,11 +213,17 @@ def find_config(start: str = ".") -> str | None:
 
 
 def _has_tool_curate(path: str) -> bool:
+    """Whether a pyproject.toml holds curate's settings; a broken one that mentions curate counts (its
+    error is then reported, rather than the settings silently skipped)."""
     try:
-        tool = _read_toml(path).get("tool", {})
+        data = _read_bytes(path)
     except CurateError:
-        return True  # a broken pyproject that may be meant for curate: load it and say what is wrong
-    return not isinstance(tool, dict) or "curate" in tool
+        return False
+    try:
+        tool = _read_toml(path, data).get("tool", {})
+    except CurateError:
+        return b"curate" in data.replace(b"\x00", b"")  # UTF-16 puts NULs between the letters
+    return not isinstance(tool, dict) or "curate" in tool  # `tool` that is no table breaks PEP 518: say so
 
 
 def _read_toml(path: str, data: bytes | None = None) -> dict:

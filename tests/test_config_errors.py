@@ -72,3 +72,14 @@ def test_good_options_pass(run, data):
 def test_broken_explicit_config(run, data):
     result = run("lint", data, "--config", "nope.toml")
     assert result.exit_code == 2 and result.output.startswith("error: nope.toml: cannot read config")
+
+
+def test_broken_pyproject_of_another_tool_is_skipped(run, data):
+    Path("pyproject.toml").write_text("[tool.black\nline-length = 100\n")
+    assert run("lint", data).exit_code == 0
+
+
+def test_utf16_pyproject_for_curate_is_an_error(run, data):
+    Path("pyproject.toml").write_bytes('[tool.curate]\nselect = ["F"]\n'.encode("utf-16"))
+    result = run("lint", data)
+    assert result.exit_code == 2 and "not UTF-8 (it is UTF-16)" in result.output
