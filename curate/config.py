@@ -33,7 +33,8 @@ SCHEMA = {
         "ignore": _CODES,
         "extend-select": _CODES,
         "fail-on": {"enum": list(SEVERITIES)},
-        "format": {"enum": ["openai", "sharegpt", "alpaca"]},
+        # a built-in format; a field-mapped one (`alpaca:{...}`, as a certificate records it) also names its base
+        "format": {"type": "string", "pattern": "^(openai|sharegpt|alpaca)(:.*)?$"},
         "tokenizer": {"type": "string"},
         "per-file-ignores": {"type": "object", "additionalProperties": _CODES},
         "severity": {"type": "object", "additionalProperties": {"enum": list(SEVERITIES)}},

@@ -105,3 +105,12 @@ def test_split_reads_through_the_mapping(run, tmp_path):
     written = [json.loads(line) for name in ("train.jsonl", "eval.jsonl")
                for line in (tmp_path / "out" / name).read_text().splitlines()]
     assert sorted(written, key=lambda r: r["question"]) == sorted(rows, key=lambda r: r["question"])
+
+
+def test_mapped_format_round_trips_through_its_settings(tmp_path):
+    from curate.config import Config, load_config
+    (tmp_path / "curate.toml").write_text('[fields]\nprompt = "question"\nresponse = "answer"\n')
+    cfg = load_config(str(tmp_path / "curate.toml"))
+    again = Config.from_table({"format": cfg.format, "fields": cfg.fields}, "certificate")
+    assert again.format == cfg.format == 'alpaca:{"prompt":"question","response":"answer"}'
+    assert again.digest() == cfg.digest()
