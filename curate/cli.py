@@ -88,8 +88,9 @@ def _use_color(choice: str, to_file: bool) -> bool:
     return not to_file and not os.environ.get("NO_COLOR") and stream is not None and stream.isatty()
 
 
-def write_stdout(text: str) -> bool:
-    """Write to stdout; False when the reader went away (a closed pipe: silent), one error line when stdout is closed."""
+def write_stdout(text: str) -> None:
+    """Write to stdout: silently nothing more when the reader went away (a broken pipe), one error line
+    (exit 2) when stdout is closed or fails."""
     stream = sys.stdout
     try:
         if stream is None:
@@ -101,10 +102,8 @@ def write_stdout(text: str) -> bool:
         else:
             stream.write(text)
         stream.flush()
-        return True
     except BrokenPipeError:
         _silence_stdout()
-        return False
     except OSError as exc:
         raise CurateError(f"cannot write the report to stdout: {exc.strerror or exc} (use -o FILE)") from None
 
