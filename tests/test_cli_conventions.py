@@ -101,6 +101,13 @@ def test_closed_stdout_is_one_error_line(tmp_path, bad):
     assert result.stderr == "error: cannot write the report to stdout: stdout is closed (use -o FILE)\n"
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_full_stdout_is_one_error_line(tmp_path, bad):
+    result = _shell(tmp_path, f"lint {bad} --select F > /dev/full")
+    assert result.returncode == 2
+    assert result.stderr == "error: cannot write the report to stdout: No space left on device (use -o FILE)\n"
+
+
 def test_broken_pipe_is_silent(tmp_path):
     write_jsonl(tmp_path / "big.jsonl", BAD * 5000)
     result = _shell(tmp_path, "lint big.jsonl --select F | head -n 1")
