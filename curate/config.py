@@ -116,7 +116,8 @@ class Config:
         candidates = ["/".join(parts[:i]) for i in range(len(parts), 0, -1)]
         if "/" not in pattern:
             candidates += parts
-        return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
+        patterns = [pattern, pattern[3:]] if pattern.startswith("**/") else [pattern]  # `**/` may match no folder
+        return any(fnmatch.fnmatchcase(c, p) for c in candidates for p in patterns)
 
     def split_of(self, path: str) -> str | None:
         """The split a `splits` glob gives `path`, or None."""

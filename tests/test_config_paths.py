@@ -63,7 +63,7 @@ def test_glob_forms(tmp_path):
     path = str(tmp_path / "data" / "eval" / "part-0.jsonl")
     assert cfg.relpath(path) == "data/eval/part-0.jsonl"
     for pattern in ("data/eval/*.jsonl", "./data/**", "data/eval", "data", "eval", "part-*.jsonl", "*.jsonl",
-                    str(tmp_path / "data")):
+                    str(tmp_path / "data"), "**/eval/*.jsonl", "**/data/eval"):
         assert cfg.matches(path, pattern), pattern
     for pattern in ("eval/*.jsonl", "other", "data/train/*"):
         assert not cfg.matches(path, pattern), pattern
