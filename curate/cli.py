@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -29,6 +30,20 @@ def _split_pairs(pairs) -> dict[str, str]:
     return out
 
 
+def _field_pairs(pairs) -> dict:
+    """--field KEY=COLUMN (and roles.ROLE=V1,V2) as a `[fields]` table."""
+    out: dict = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise click.BadParameter(f"{item!r}: expected KEY=COLUMN, e.g. prompt=question", param_hint="--field")
+        if key.startswith("roles."):
+            out.setdefault("roles", {})[key[len("roles."):]] = [v for v in value.split(",") if v]
+        else:
+            out[key] = value
+    return out
+
+
 def dataset_options(fn):
     """Options shared by commands that lint: config, selection, splits, references, format."""
     options = [
@@ -38,6 +53,8 @@ def dataset_options(fn):
         click.option("--extend-select", help="Codes to run in addition to the configured selection."),
         click.option("--format", "record_format", type=click.Choice(["openai", "sharegpt", "alpaca"]),
                      help="Record format of every file (default: detected per file)."),
+        click.option("--field", "field_pairs", multiple=True, metavar="KEY=COLUMN",
+                     help="Map a dataset column onto curate's model, e.g. prompt=question, roles.user=human,asker."),
         click.option("--split", "split_pairs", multiple=True, metavar="NAME=PATH", help="Assign a file to a split."),
         click.option("--reference", multiple=True, type=click.Path(), help="A protected set (benchmark) train must not contain."),
         click.option("--tokenizer", help="Tokenizer (path or cached name) for exact Q002 token counts."),
@@ -48,7 +65,7 @@ def dataset_options(fn):
     return fn
 
 
-def _config(config_path, select, ignore, extend_select, record_format):
+def _config(config_path, select, ignore, extend_select, record_format, field_pairs=()):
     from curate.config import load_config
     cfg = load_config(config_path)
     if select:
@@ -57,10 +74,47 @@ def _config(config_path, select, ignore, extend_select, record_format):
         cfg.ignore = cfg.ignore + _codes(ignore)
     if extend_select:
         cfg.extend_select = cfg.extend_select + _codes(extend_select)
-    if record_format:
-        cfg.format = record_format
+    if record_format or field_pairs:
+        cfg.set_format(record_format or cfg.format, _field_pairs(field_pairs))
     cfg.selected()  # validate selectors now: one clear error
     return cfg
+
+
+def _use_color(choice: str, to_file: bool) -> bool:
+    """--color: always, never, or (auto) when stdout is a terminal and NO_COLOR is unset."""
+    if choice != "auto":
+        return choice == "always"
+    stream = sys.stdout
+    return not to_file and not os.environ.get("NO_COLOR") and stream is not None and stream.isatty()
+
+
+def write_stdout(text: str) -> None:
+    """Write to stdout: silently nothing more when the reader went away (a broken pipe), one error line
+    (exit 2) when stdout is closed or fails."""
+    stream = sys.stdout
+    try:
+        if stream is None:
+            raise OSError(errno.EBADF, "stdout is closed")
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            stream.flush()
+            buffer.write(text.encode(stream.encoding or "utf-8", "backslashreplace"))
+        else:
+            stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as exc:
+        raise CurateError(f"cannot write the report to stdout: {exc.strerror or exc} (use -o FILE)") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,48 +124,71 @@ def cli():
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path())
 @dataset_options
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS),
               help="Output format (default: text, or github inside GitHub Actions).")
 @click.option("--output", "-o", "output_file", type=click.Path(dir_okay=False), help="Write the report to a file.")
-@click.option("--statistics", is_flag=True, help="Count findings per rule.")
+@click.option("--statistics", is_flag=True, help="Count findings per rule (text and JSON output).")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), help="Lowest severity that fails (default error).")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings fail the lint (errors still exit 2).")
+@click.option("--quiet", "-q", count=True, help="-q: findings only, no summary; -qq: print nothing.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour in text output (auto: on a terminal, unless NO_COLOR is set).")
+@click.option("--show-settings", is_flag=True, help="Print the configuration file, selected rules and options; exit.")
+@click.option("--show-files", is_flag=True, help="Print every file with its format, split and record count; exit.")
 @click.option("--baseline", type=click.Path(dir_okay=False), help="Ignore findings recorded in this baseline.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False), help="Record current findings as the baseline.")
 @click.option("--certificate", type=click.Path(dir_okay=False), help="Write a certificate when the lint passes.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when it is a terminal).")
+@click.option("--fix", "want_fix", is_flag=True, hidden=True)
 @handle_errors
-def lint(paths, config_path, select, ignore, extend_select, record_format, split_pairs, reference, tokenizer, jobs,
-         output_format, output_file, statistics, fail_on, baseline, write_baseline, certificate, progress):
-    """Lint dataset files and directories."""
-    from curate.baseline import filter_new, load_baseline, write_baseline as save_baseline
+def lint(paths, config_path, select, ignore, extend_select, record_format, field_pairs, split_pairs, reference,
+         tokenizer, jobs, output_format, output_file, statistics, fail_on, exit_zero, quiet, color, show_settings,
+         show_files, baseline, write_baseline, certificate, progress, want_fix):
+    """Lint dataset files and directories (default: the configured `paths`)."""
+    from curate.baseline import filter_new, load_baseline
+    from curate.baseline import write_baseline as save_baseline
     from curate.engine import lint_paths
     from curate.output import REPORTERS
     from curate.progress import progress_for
 
-    cfg = _config(config_path, select, ignore, extend_select, record_format)
+    if want_fix:
+        raise CurateError("`curate lint` only reports; apply fixes with `curate fix PATHS --in-place` "
+                          "(or `--output FILE`), see `curate fix --help`")
+    cfg = _config(config_path, select, ignore, extend_select, record_format, field_pairs)
     if fail_on:
         cfg.fail_on = fail_on
-    result = lint_paths(list(paths), cfg, _split_pairs(split_pairs), reference, jobs,
-                        progress_for(progress), tokenizer)
+    if show_settings:
+        from curate.show import settings_text
+        write_stdout(settings_text(cfg))
+        return
+    paths = list(paths) or cfg.dataset_paths()
+    if not paths:
+        raise CurateError("no PATHS given and no `paths` in the configuration")
+    if show_files:
+        from curate.show import files_text
+        write_stdout(files_text(paths, cfg, _split_pairs(split_pairs), reference))
+        return
+    result = lint_paths(paths, cfg, _split_pairs(split_pairs), reference, jobs, progress_for(progress), tokenizer)
     diagnostics = result.diagnostics
     if write_baseline:
         save_baseline(write_baseline, diagnostics)
-        click.echo(f"Wrote {len(diagnostics)} findings to {write_baseline}", err=True)
+        _note(quiet, f"Wrote {len(diagnostics)} findings to {write_baseline}")
     if baseline:
         diagnostics = filter_new(diagnostics, load_baseline(baseline))
     fmt = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     render = REPORTERS[fmt]
     if fmt == "text":
-        text = render(result, diagnostics, statistics, color=output_file is None and sys.stdout.isatty())
+        text = render(result, diagnostics, statistics, color=_use_color(color, bool(output_file)),
+                      quiet=0 if output_file else quiet)
     else:
         text = render(result, diagnostics, statistics)
     if output_file:
         from curate.atomic import atomic_write_text
         atomic_write_text(output_file, text)
-    else:
-        click.echo(text, nl=False)
+    elif quiet < 2:
+        write_stdout(text)
     failed = any(at_or_above(d.severity, cfg.fail_on) for d in diagnostics)
     if certificate:
         if not result.passed():  # a baseline hides findings from CI, never from the certificate
@@ -119,8 +196,14 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, split
         else:
             from curate.certificate import write_certificate
             write_certificate(certificate, result)
-            click.echo(f"Certificate written to {certificate}", err=True)
-    sys.exit(1 if failed and not write_baseline else 0)
+            _note(quiet, f"Certificate written to {certificate}")
+    sys.exit(1 if failed and not write_baseline and not exit_zero else 0)
+
+
+def _note(quiet: int, message: str) -> None:
+    """A progress note on stderr, unless --quiet."""
+    if not quiet:
+        click.echo(message, err=True)
 
 
 @cli.command()
@@ -197,13 +280,13 @@ def verify(certificate):
 @click.option("--rejects", type=click.Path(dir_okay=False), help="Where removed records go (default: beside the output).")
 @click.option("--diff", is_flag=True, help="Print what would change as a unified diff; write nothing (exit 1 if anything would).")
 @handle_errors
-def fix(paths, config_path, select, ignore, extend_select, record_format, split_pairs, reference, tokenizer, jobs,
-        unsafe, output, in_place, rejects, diff):
+def fix(paths, config_path, select, ignore, extend_select, record_format, field_pairs, split_pairs, reference,
+        tokenizer, jobs, unsafe, output, in_place, rejects, diff):
     """Apply safe fixes (whitespace, role aliases, exact duplicates); --unsafe adds removals."""
     from curate.fixer import fix_paths
     if bool(output) == bool(in_place) and not diff:
         raise click.UsageError("give exactly one of --output FILE or --in-place (or --diff)")
-    cfg = _config(config_path, select, ignore, extend_select, record_format)
+    cfg = _config(config_path, select, ignore, extend_select, record_format, field_pairs)
     report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs, diff)
     for line in report.not_fixed:
         click.echo(line, err=True)

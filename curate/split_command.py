@@ -40,6 +40,6 @@ def split(path, ratios, seed, output_dir, config_path, record_format, jobs):
     ratio_values = parse_ratios(ratios)
     cfg = load_config(config_path)
     if record_format:
-        cfg.format = record_format
+        cfg.set_format(record_format)
     report = split_file(path, output_dir, ratio_values, seed, cfg, jobs)
     click.echo(report.describe())

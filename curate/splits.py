@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 
@@ -22,13 +21,13 @@ def split_from_name(path: str) -> str:
     return "unsplit"
 
 
-def resolve_split(path: str, overrides: dict[str, str], globs: dict[str, list[str]] | None = None) -> str:
-    """--split NAME=PATH first, then config split globs, then the file name."""
-    norm = os.path.normpath(path)
+def resolve_split(path: str, overrides: dict[str, str], config=None) -> str:
+    """--split NAME=PATH first, then the config's split globs (relative to its directory), then the file name."""
+    norm = os.path.abspath(path)
     for target, name in overrides.items():
-        if os.path.normpath(target) == norm:
+        if os.path.abspath(target) == norm:
             return name
-    for name, patterns in (globs or {}).items():
-        if any(fnmatch.fnmatch(norm, os.path.normpath(p)) for p in patterns):
-            return name
+    by_glob = config.split_of(path) if config is not None else None
+    if by_glob:
+        return by_glob
     return split_from_name(path)

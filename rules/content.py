@@ -25,9 +25,10 @@ def _optional(fmt, holder, key, data) -> bool:
     """Fields that may be empty: a top-level `system`, alpaca's `input`, an instruction whose input
     holds the prompt, and the content beside `tool_calls`."""
     if holder is data:
-        if key in ("system", "input"):
+        if key in (fmt.system_key, fmt.input_key):
             return True
-        return key == "instruction" and isinstance(data.get("input"), str) and bool(data["input"].strip())
+        extra = data.get(fmt.input_key)
+        return key == fmt.prompt_key and isinstance(extra, str) and bool(extra.strip())
     return _calls_tool(holder)
 
 

@@ -107,9 +107,6 @@ def _short(value, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-ALPACA_FIELDS = ("system", "instruction", "input", "output")
-
-
 def content_fields(data, fmt):
     """(holder, key, index) for every content field of a record's raw data.
 
@@ -119,12 +116,12 @@ def content_fields(data, fmt):
     if not isinstance(data, dict):
         return
     if fmt.list_key is None:
-        for key in ALPACA_FIELDS:
+        for key in fmt.text_fields:
             if key in data:
                 yield data, key, None
         return
-    if fmt.name == "sharegpt" and "system" in data:
-        yield data, "system", None
+    if fmt.system_key and fmt.system_key in data:
+        yield data, fmt.system_key, None
     items = data.get(fmt.list_key)
     if not isinstance(items, list):
         return
@@ -179,7 +176,7 @@ def missing_messages(record, ctx):
         return
     fmt = FORMATS[record.fmt]
     if fmt.list_key is None:
-        missing = [k for k in ("instruction", "output") if data.get(k) is None]
+        missing = [k for k in (fmt.prompt_key, fmt.response_key) if data.get(k) is None]
         if missing:
             yield Finding(f"alpaca record has no {' and no '.join(f'`{k}`' for k in missing)}"
                           f"{_format_hint(data, fmt)}", f"/{missing[0]}")
@@ -196,7 +193,7 @@ def missing_messages(record, ctx):
 
 def _format_hint(data: dict, fmt) -> str:
     other = detect(data)
-    if other and other != fmt.name:
+    if other and other != fmt.family:
         return f" (the record looks like {other}, the file was read as {fmt.name}: try --format {other})"
     return ""
 
@@ -242,7 +239,7 @@ def malformed_message(record, ctx):
                             f"({_short(role)}), not a string")
         if item.get(content_key) is None and not _calls_tool(item):
             problems.append(("has no" if content_key not in item else "has a null") + f" `{content_key}`"
-                            + (" and no `tool_calls`" if fmt.name == "openai" else ""))
+                            + (" and no `tool_calls`" if fmt.family == "openai" else ""))
         if problems:
             yield Finding(f"message {i} {' and '.join(problems)}", f"/{fmt.list_key}/{i}")
 
@@ -253,7 +250,7 @@ SHAREGPT_SPELLING = {"user": "human", "assistant": "gpt", "system": "system", "t
 def _role_spellings(items: list, fmt) -> dict:
     """The spelling a role alias becomes: canonical in openai; in sharegpt, the spelling the record
     already uses for that role (not `function_call`), else human/gpt/system/tool."""
-    if fmt.name != "sharegpt":
+    if fmt.family != "sharegpt":
         return {r: r for r in ROLES}
     spelling = dict(SHAREGPT_SPELLING)
     seen = set()

@@ -29,7 +29,7 @@ def _turns(record):
 def _check(record):
     data, fmt = record.data, FORMATS[record.fmt]
     if fmt.list_key is None:
-        if data.get("instruction") is None or data.get("output") is None:
+        if data.get(fmt.prompt_key) is None or data.get(fmt.response_key) is None:
             return None
     else:
         for item in data[fmt.list_key]:
@@ -49,8 +49,8 @@ def _a(role: str) -> str:
 
 
 def _list_pointer(record) -> str:
-    key = FORMATS[record.fmt].list_key
-    return f"/{key}" if key else "/output"
+    fmt = FORMATS[record.fmt]
+    return f"/{fmt.list_key}" if fmt.list_key else f"/{fmt.response_key}"
 
 
 @record_rule("R001", "no-assistant", "error")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
+from urllib.parse import unquote
 
 from conftest import write_jsonl
 
@@ -100,3 +102,86 @@ def test_statistics(run, tmp_path):
     write_jsonl(tmp_path / "train.jsonl", BAD + BAD)
     out = run("lint", "train.jsonl", "--select", "F", "--statistics").output
     assert re.search(r"^\s+2  F001  invalid-json$", out, re.M)
+
+
+# Hostile text: keys, roles, content and file names that try to fake lines, send escapes or break encoders.
+HOSTILE_RECORDS = [
+    '{"messages": [{"role": "user", "content": "hi\\u001b[2J\\u0000"}, {"role": "assistant", "content": "ok"}],'
+    ' "x\\ndata/train.jsonl:1: F001 fake \\u001b]0;pwned\\u0007": 1}',
+    '{"messages": [{"role": "\\ud800", "content": "a\\udcff b"}, {"role": "assistant", "content": "\\u202eok"}]}',
+    '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant\\r\\n::error::x", "content": "%0A,:"}]}',
+]
+HOSTILE_NAME = "odd, na:me %\u202e\nx.jsonl"
+FORMATS = ("text", "json", "github", "sarif", "junit", "gitlab")
+
+
+def _hostile(run, tmp_path, fmt):
+    write_jsonl(tmp_path / HOSTILE_NAME, HOSTILE_RECORDS)
+    raw_name = os.fsdecode(b"raw\xffname.jsonl")  # an undecodable file name: a lone surrogate in the path
+    write_jsonl(tmp_path / raw_name, HOSTILE_RECORDS[1:])
+    result = run("lint", HOSTILE_NAME, raw_name, "--select", "F,R", "--output-format", fmt)
+    assert result.exit_code == 1, result.output
+    return result.stdout_bytes.decode("utf-8")  # strict: every format is valid UTF-8
+
+
+def test_hostile_text_is_inert_in_text_output(run, tmp_path):
+    out = _hostile(run, tmp_path, "text")
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f\u202e\ud800-\udfff]", out)
+    lines = out.splitlines()
+    assert all(line.startswith(("odd, na:me %\\u202e\\x0ax.jsonl:", "raw\\udcffname.jsonl:", "    related", "Found "))
+               for line in lines), lines
+    assert not any(line.startswith("data/train.jsonl") for line in lines)
+    assert 'unknown record key "x\\ndata/train.jsonl:1: F001 fake' in out and "\\ud800" in out
+
+
+def test_hostile_text_keeps_json_formats_parseable(run, tmp_path):
+    for fmt in ("json", "sarif", "gitlab"):
+        json.loads(_hostile(run, tmp_path, fmt))
+    body = json.loads(_hostile(run, tmp_path, "json"))
+    assert body["summary"]["files"] == 2 and body["diagnostics"]
+
+
+def test_hostile_text_keeps_junit_well_formed(run, tmp_path):
+    root = ET.fromstring(_hostile(run, tmp_path, "junit").encode())
+    assert int(root.get("failures")) >= 3
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", ET.tostring(root, encoding="unicode"))
+
+
+def test_hostile_text_in_github_annotations(run, tmp_path):
+    lines = _hostile(run, tmp_path, "github").splitlines()
+    pattern = re.compile(r"^::(error|warning|notice) file=[^,:\r\n]+,line=\d+,title=[^:,]+::[^\r\n]+$")
+    assert lines and all(pattern.match(line) for line in lines), lines
+    assert any("file=odd%2C na%3Ame %25\u202e%0Ax.jsonl" in line for line in lines)
+
+
+def test_sarif_uris_are_percent_encoded_and_relative(run, tmp_path):
+    log = json.loads(_hostile(run, tmp_path, "sarif"))
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]}
+    assert uris == {"odd%2C%20na%3Ame%20%25%E2%80%AE%0Ax.jsonl", "raw%FFname.jsonl"}
+    assert unquote(next(u for u in uris if u.startswith("odd"))) == HOSTILE_NAME
+
+
+def test_sarif_uri_of_an_absolute_path_is_relative(run, tmp_path):
+    write_jsonl(tmp_path / "train.jsonl", BAD)
+    log = json.loads(run("lint", str(tmp_path / "train.jsonl"), "--select", "F", "--output-format", "sarif").output)
+    assert log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "train.jsonl"
+
+
+def test_gitlab_fingerprints_survive_moves_and_new_findings(run, tmp_path):
+    write_jsonl(tmp_path / "train.jsonl", BAD)
+    before = {i["description"]: i["fingerprint"] for i in json.loads(
+        run("lint", "train.jsonl", "--select", "F", "--output-format", "gitlab").output)}
+    write_jsonl(tmp_path / "train.jsonl", ['{"messages": 3}', BAD[2], BAD[0], '"x"', BAD[1]])
+    after = json.loads(run("lint", "train.jsonl", "--select", "F", "--output-format", "gitlab").output)
+    assert len(after) == 4 and len({i["fingerprint"] for i in after}) == 4
+    moved = {i["description"]: i["fingerprint"] for i in after if i["description"] in before}
+    assert moved == before and len(moved) == 2
+
+
+def test_json_statistics(run, tmp_path):
+    write_jsonl(tmp_path / "train.jsonl", BAD + BAD)
+    body = json.loads(run("lint", "train.jsonl", "--select", "F", "--statistics", "--output-format", "json").output)
+    assert body["statistics"] == [{"code": "F001", "name": "invalid-json", "count": 2},
+                                  {"code": "F003", "name": "not-an-object", "count": 2}]
+    plain = json.loads(run("lint", "train.jsonl", "--select", "F", "--output-format", "json").output)
+    assert "statistics" not in plain

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from curate import __version__
-from curate.output.common import relative_uri
+from curate.output.common import relative_uri, scrub
 from curate.registry import load_rules
 
 LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -49,4 +49,4 @@ def render(result, diagnostics, statistics: bool = False) -> str:
             "results": results,
         }],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return scrub(json.dumps(log, indent=2, ensure_ascii=False)) + "\n"

@@ -1,35 +1,35 @@
-"""Human output: `path:line: CODE message`, related locations below, then a summary."""
+"""Human output: `path:line: CODE message`, related locations below, then a summary.
+
+Paths, messages and pointers are printed inert (control characters escaped), so
+data can neither fake a diagnostic line nor send terminal escapes.
+"""
 
 from __future__ import annotations
 
 import click
 
-from curate.registry import load_rules
+from curate.output.common import inert
+from curate.output.statistics import rule_counts
 
 STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
 
 
-def render(result, diagnostics, statistics: bool = False, color: bool = False) -> str:
+def render(result, diagnostics, statistics: bool = False, color: bool = False, quiet: int = 0) -> str:
+    """The report; `quiet` 1 leaves out the summary, 2 prints nothing."""
+    if quiet >= 2:
+        return ""
     lines = []
     for d in diagnostics:
         code = click.style(d.code, fg=STYLE[d.severity], bold=True) if color else d.code
-        where = f" [{d.pointer}]" if d.pointer else ""
-        lines.append(f"{d.path}:{d.line}: {code} {d.message}{where}")
+        where = f" [{inert(d.pointer)}]" if d.pointer else ""
+        lines.append(f"{inert(d.path)}:{d.line}: {code} {inert(d.message)}{where}")
         for r in d.related:
-            lines.append(f"    related: {r.path}:{r.line}")
+            lines.append(f"    related: {inert(r.path)}:{r.line}")
     if statistics:
-        lines += _statistics(diagnostics)
-    lines.append(_summary(result, diagnostics))
-    return "\n".join(lines) + "\n"
-
-
-def _statistics(diagnostics) -> list[str]:
-    rules = load_rules()
-    counts: dict[str, int] = {}
-    for d in diagnostics:
-        counts[d.code] = counts.get(d.code, 0) + 1
-    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [f"{n:>7}  {code}  {rules[code].name}" for code, n in rows]
+        lines += [f"{row['count']:>7}  {row['code']}  {row['name']}" for row in rule_counts(diagnostics)]
+    if not quiet:
+        lines.append(_summary(result, diagnostics))
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _summary(result, diagnostics) -> str:
