@@ -80,10 +80,12 @@ def cli():
 @click.option("--baseline", type=click.Path(dir_okay=False), help="Ignore findings recorded in this baseline.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False), help="Record current findings as the baseline.")
 @click.option("--certificate", type=click.Path(dir_okay=False), help="Write a certificate when the lint passes.")
+@click.option("--key-file", type=click.Path(dir_okay=False),
+              help="Sign the certificate with this key (default: $CURATE_CERT_KEY when set).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when it is a terminal).")
 @handle_errors
 def lint(paths, config_path, select, ignore, extend_select, record_format, split_pairs, reference, tokenizer, jobs,
-         output_format, output_file, statistics, fail_on, baseline, write_baseline, certificate, progress):
+         output_format, output_file, statistics, fail_on, baseline, write_baseline, certificate, key_file, progress):
     """Lint dataset files and directories."""
     from curate.baseline import filter_new, load_baseline, write_baseline as save_baseline
     from curate.engine import lint_paths
@@ -93,6 +95,10 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, split
     cfg = _config(config_path, select, ignore, extend_select, record_format)
     if fail_on:
         cfg.fail_on = fail_on
+    cfg.tokenizer = tokenizer or cfg.tokenizer  # part of the effective configuration a certificate records
+    if certificate:
+        from curate.certificate import signing_key
+        key = signing_key(key_file)  # a bad key is an error before the lint runs
     result = lint_paths(list(paths), cfg, _split_pairs(split_pairs), reference, jobs,
                         progress_for(progress), tokenizer)
     diagnostics = result.diagnostics
@@ -118,8 +124,8 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, split
             click.echo("no certificate written: the lint did not pass", err=True)
         else:
             from curate.certificate import write_certificate
-            write_certificate(certificate, result)
-            click.echo(f"Certificate written to {certificate}", err=True)
+            write_certificate(certificate, result, key)
+            click.echo(f"{'Signed c' if key else 'C'}ertificate written to {certificate}", err=True)
     sys.exit(1 if failed and not write_baseline else 0)
 
 
@@ -175,11 +181,13 @@ def _fix_label(r) -> str:
 
 @cli.command()
 @click.argument("certificate", type=click.Path(dir_okay=False))
+@click.option("--key-file", type=click.Path(dir_okay=False),
+              help="Key to check the signature with (default: $CURATE_CERT_KEY when set).")
 @handle_errors
-def verify(certificate):
-    """Check a certificate against the files it names."""
-    from curate.certificate import verify_certificate
-    problems = verify_certificate(certificate)
+def verify(certificate, key_file):
+    """Check every field of a certificate against the files and the certified configuration."""
+    from curate.certificate import signing_key, verify_certificate
+    problems = verify_certificate(certificate, signing_key(key_file))
     for p in problems:
         click.echo(f"{p}", err=True)
     if problems:

@@ -116,7 +116,7 @@ def test_report_matches_the_run(lora_run, workdir):
     assert report["best_checkpoint"].endswith(f"checkpoint-{best['step']}")
     assert report["tokens_seen"] > 0 and report["tokens_per_second"] > 0 and report["wall_time_s"] > 0
     assert report["adapter_check"]["passed"] and report["adapter_check"]["max_logit_difference"] > 0
-    assert report["gate"] == {"checked_by": "lint", "certificate": None}
+    assert report["gate"]["checked_by"] == "lint" and report["gate"]["certificate"] is None
 
 
 def test_reply_cut_by_max_seq_len_is_excluded_and_reported(lora_run):
