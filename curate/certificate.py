@@ -215,9 +215,9 @@ def verify_certificate(path: str, key: bytes | None = None) -> list[str]:
     config, config_problems = certified_config(cert, path)
     problems += config_problems
     located = [(entry, resolve(path, entry["path"])) for entry in cert["files"]]
-    problems += _unreadable(located)
-    if config is None or problems:
-        return problems
+    unreadable = _unreadable(located)
+    if config is None or unreadable:
+        return problems + unreadable
     splits = {p: e["split"] for e, p in located if e["split"] != "reference"}
     result = lint_paths(list(splits), config, splits, [p for e, p in located if e["split"] == "reference"])
     expected = build_certificate(result, path)
