@@ -20,7 +20,8 @@ import os
 
 from curate import __version__
 from curate.atomic import atomic_write_text
-from curate.config import SCHEMA as CONFIG_SCHEMA, Config, load_config
+from curate.config import SCHEMA as CONFIG_SCHEMA
+from curate.config import Config, load_config
 from curate.errors import CurateError
 
 VERSION = 2
@@ -274,6 +275,11 @@ def _compare_files(certified: list[dict], found: list[dict]) -> list[str]:
             if canonical(entry.get(key)) != canonical(actual.get(key)):
                 problems.append(f"{name}: {key} certified {_short(entry.get(key))}, found {_short(actual.get(key))}")
     return problems
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and unpaired surrogates escaped, safe to print on a terminal."""
+    return "".join(c if c.isprintable() or c == " " else json.dumps(c)[1:-1] for c in text)
 
 
 def _short(value) -> str:

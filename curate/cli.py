@@ -186,10 +186,10 @@ def _fix_label(r) -> str:
 @handle_errors
 def verify(certificate, key_file):
     """Check every field of a certificate against the files and the certified configuration."""
-    from curate.certificate import signing_key, verify_certificate
+    from curate.certificate import printable, signing_key, verify_certificate
     problems = verify_certificate(certificate, signing_key(key_file))
     for p in problems:
-        click.echo(f"{p}", err=True)
+        click.echo(printable(p), err=True)
     if problems:
         click.echo(f"certificate {certificate} does not match the data", err=True)
         sys.exit(1)

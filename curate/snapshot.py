@@ -15,8 +15,8 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from curate.errors import CurateError
 from curate.parse import parse
@@ -78,27 +78,35 @@ class Snapshot:
         self.folder = tempfile.mkdtemp(prefix="curate-snapshot-")
         self.files: dict[str, SnapshotFile] = {}
         try:
-            copies = [self._copy(path, split, index) for index, (path, split) in enumerate(pairs)]
-            _refuse_same_file(copies)
+            copies: list[SnapshotFile] = []
+            for index, (path, split) in enumerate(pairs):
+                copies.append(self._copy(path, split, index, copies))
             self.files = {f.path: f for f in copies}
         except BaseException:
             self.close()
             raise
 
-    def _copy(self, path: str, split: str, index: int) -> SnapshotFile:
+    def _copy(self, path: str, split: str, index: int, earlier: list[SnapshotFile]) -> SnapshotFile:
+        """Copy and hash one file, read once from one descriptor; refused if it is one of ``earlier``."""
         # the copy keeps the file's name, so suffix-based format detection sees what the user's file shows
         target = os.path.join(self.folder, str(index))
         os.mkdir(target, 0o700)
         target = os.path.join(target, os.path.basename(path) or "data")
         fd = open_regular(path)
-        digest, size = hashlib.sha256(), 0
-        with os.fdopen(fd, "rb") as src, open(target, "xb") as dst:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "rb") as src:
             info = os.fstat(src.fileno())
-            for block in iter(lambda: src.read(BLOCK), b""):
-                digest.update(block)
-                dst.write(block)
-                size += len(block)
+            _refuse_same_file(earlier, path, split, info)
+            with open(target, "xb") as dst:
+                self._stream(src, dst, digest)
+                size = dst.tell()
         return SnapshotFile(path, split, target, digest.hexdigest(), size, info.st_dev, info.st_ino)
+
+    @staticmethod
+    def _stream(src, dst, digest) -> None:
+        for block in iter(lambda: src.read(BLOCK), b""):
+            digest.update(block)
+            dst.write(block)
 
     def sources(self) -> dict[str, str]:
         """User path -> private copy, for ``lint_paths(sources=...)``."""
@@ -114,18 +122,16 @@ class Snapshot:
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def __enter__(self) -> "Snapshot":
+    def __enter__(self) -> Snapshot:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-def _refuse_same_file(files: list[SnapshotFile]) -> None:
-    """One file given twice (same path, ``./`` spelling, symlink or hardlink): refused."""
-    seen: dict[tuple[int, int], SnapshotFile] = {}
-    for f in files:
-        first = seen.setdefault((f.device, f.inode), f)
-        if first is not f:
-            raise CurateError(f"{first.path} ({first.split}) and {f.path} ({f.split}) are the same file: "
+def _refuse_same_file(earlier: list[SnapshotFile], path: str, split: str, info: os.stat_result) -> None:
+    """One file given twice (same path, ``./`` spelling, symlink or hardlink: same device and inode): refused."""
+    for first in earlier:
+        if (first.device, first.inode) == (info.st_dev, info.st_ino):
+            raise CurateError(f"{first.path} ({first.split}) and {path} ({split}) are the same file: "
                               "train and eval data must be different files")

@@ -3,10 +3,12 @@
 import copy
 import json
 import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from curate.certificate import canonical, render, sha256_of
 from curate.cli import cli
@@ -192,11 +194,11 @@ def test_a_short_key_is_an_error(tmp_path, monkeypatch):
 
 def test_the_certificate_never_overwrites_a_data_file(tmp_path, monkeypatch):
     data = write(tmp_path / "train.jsonl", TRAIN)
-    before = open(data, "rb").read()
+    before = Path(data).read_bytes()
     monkeypatch.chdir(tmp_path)
     result = run("lint", "train.jsonl", "--certificate", "./train.jsonl")
     assert result.exit_code == 2 and "would overwrite the data file" in result.stderr
-    assert open(data, "rb").read() == before
+    assert Path(data).read_bytes() == before
 
 
 # --- fuzz: any one edit fails verify ------------------------------------------------------------------------
@@ -261,5 +263,11 @@ def test_any_single_edit_fails_verify(certified, data):
 
 
 def test_the_fuzzed_certificate_is_valid_unedited(certified):
-    path, original = certified
-    assert run("verify", path).exit_code == 0
+    assert run("verify", certified[0]).exit_code == 0
+
+
+def test_problems_are_printed_inert(project):
+    edit(project, lambda b: b["files"][0].update(path="\x1b[2J\nfake.jsonl:1: F001 ok"))
+    result = run("verify", project)
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stderr and "\\u001b[2J\\nfake.jsonl:1: F001 ok: missing" in result.stderr

@@ -1,9 +1,11 @@
 """The training gate: it binds bytes, not paths, and cannot be talked past."""
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -205,9 +207,8 @@ def test_a_forged_unsigned_certificate_does_not_let_dirty_data_train(tmp_path):
     clean = write(tmp_path / "clean.jsonl", CLEAN)
     cert_path = certify(tmp_path, clean)
     data = write(tmp_path / "train.jsonl", DIRTY)
-    forged = json.loads(open(cert_path).read())
-    import hashlib
-    forged["files"][0].update(path="train.jsonl", sha256=hashlib.sha256(open(data, "rb").read()).hexdigest())
+    forged = json.loads(Path(cert_path).read_text())
+    forged["files"][0].update(path="train.jsonl", sha256=hashlib.sha256(Path(data).read_bytes()).hexdigest())
     (tmp_path / "cert.json").write_text(render(forged))
     result = train("--model", tmp_path, "--data", data, "--certificate", cert_path, "--output", tmp_path / "out")
     assert result.exit_code == 1
@@ -218,7 +219,7 @@ def test_a_forged_unsigned_certificate_does_not_let_dirty_data_train(tmp_path):
 def test_signed_certificate_skips_the_lint_exactly_when_it_matches(tmp_path):
     data = write(tmp_path / "train.jsonl", CLEAN)
     cert = certify(tmp_path, data, key=KEY)
-    assert "signature" in json.loads(open(cert).read())
+    assert "signature" in json.loads(Path(cert).read_text())
     result = gate(data, certificate=cert, key=KEY.encode())
     assert result.passed and result.checked_by == "certificate-signed"
     # the wrong key, or no key: not a key any more
@@ -235,7 +236,7 @@ def test_signed_certificate_skips_the_lint_exactly_when_it_matches(tmp_path):
 def test_a_signed_certificate_with_any_field_edited_is_refused(tmp_path):
     data = write(tmp_path / "train.jsonl", CLEAN)
     cert = certify(tmp_path, data, key=KEY)
-    body = json.loads(open(cert).read())
+    body = json.loads(Path(cert).read_text())
     body["summary"]["by_severity"]["warning"] += 1
     (tmp_path / "cert.json").write_text(render(body))
     result = gate(data, certificate=cert, key=KEY.encode())
@@ -245,9 +246,8 @@ def test_a_signed_certificate_with_any_field_edited_is_refused(tmp_path):
 def test_a_dirty_file_signed_with_the_wrong_key_is_refused(tmp_path):
     data = write(tmp_path / "train.jsonl", DIRTY)
     clean = write(tmp_path / "clean.jsonl", CLEAN)
-    body = json.loads(open(certify(tmp_path, clean)).read())
-    import hashlib
-    body["files"][0].update(path="train.jsonl", sha256=hashlib.sha256(open(data, "rb").read()).hexdigest())
+    body = json.loads(Path(certify(tmp_path, clean)).read_text())
+    body["files"][0].update(path="train.jsonl", sha256=hashlib.sha256(Path(data).read_bytes()).hexdigest())
     body["signature"] = {"algorithm": "HMAC-SHA256", "value": sign(body, b"attacker-key-of-enough-bytes")}
     (tmp_path / "cert.json").write_text(render(body))
     result = train("--model", tmp_path, "--data", data, "--certificate", tmp_path / "cert.json",
@@ -349,7 +349,6 @@ def test_a_project_config_that_disables_safety_rules_is_named(tmp_path, monkeypa
         report = checked.report()
         lines = checked.setup.describe()
         assert checked.verdict.passed  # the user's own project config decides, but never silently
-    import hashlib
     assert report["config"] == {"file": str(tmp_path / "curate.toml"),
                                 "sha256": hashlib.sha256(table.encode()).hexdigest()}
     assert {"F001", "L001", "S001"} <= set(report["disabled_safety_rules"]) and report["checked_by"] == "lint"
@@ -366,3 +365,12 @@ def test_a_demoted_safety_rule_counts_as_disabled(tmp_path):
 def test_importing_the_train_command_does_not_import_torch():
     code = "import sys, curate.train.cli; print(sorted({'torch', 'transformers', 'peft'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_train_says_which_way_the_gate_passed(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "peft", None)  # stop right after the gate, before the training stack loads
+    data = write(tmp_path / "train.jsonl", CLEAN)
+    cert = certify(tmp_path, data, key=KEY)
+    result = train("--model", tmp_path, "--data", data, "--certificate", cert,
+                   "--output", tmp_path / "out", env={"CURATE_CERT_KEY": KEY})
+    assert "gate: passed (certificate-signed)" in result.stderr and result.exit_code == 2

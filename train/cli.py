@@ -90,6 +90,8 @@ def _train(gate: Gate, model, data, eval_path, output, config, chat_template, ce
             click.echo(line, err=True)
     if not verdict.passed:
         _refuse(gate)
+    if is_main_process():
+        click.echo(f"gate: passed ({verdict.checked_by})", err=True)
 
     try:
         import peft  # noqa: F401

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 
 from curate import __version__
 from curate.certificate import (
-    canonical, config_settings, file_sha256, load_certificate, resolve, signature_valid, signing_key,
+    canonical,
+    config_settings,
+    file_sha256,
+    load_certificate,
+    resolve,
+    signature_valid,
+    signing_key,
 )
 from curate.config import Config, find_config, load_config
 from curate.engine import lint_paths
@@ -134,7 +140,7 @@ class Gate:
     def close(self) -> None:
         self.snapshot.close()
 
-    def __enter__(self) -> "Gate":
+    def __enter__(self) -> Gate:
         return self
 
     def __exit__(self, *exc) -> None:
