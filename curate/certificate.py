@@ -33,8 +33,11 @@ SETTINGS = tuple(k for k in CONFIG_SCHEMA["properties"] if k != "train")
 
 
 def file_sha256(path: str) -> str:
+    """SHA-256 of a regular file's bytes (a FIFO or device is refused, never read)."""
+    from curate.snapshot import open_regular
+
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with os.fdopen(open_regular(path), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()

@@ -44,7 +44,7 @@ def _kind(mode: int) -> str:
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
         if test(mode):
             return name
-    return "not a regular file"
+    return "a special file"
 
 
 def open_regular(path: str) -> int:
@@ -60,7 +60,7 @@ def open_regular(path: str) -> int:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise CurateError(f"{path}: {_kind(mode)}: training data must be a regular file")
+        raise CurateError(f"{path}: {_kind(mode)}, not a regular file (curate reads regular files only)")
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return fd

@@ -105,12 +105,12 @@ def test_a_fifo_is_refused_without_hanging(tmp_path, option):
     args = ["--data", fifo, "--eval", clean] if option == "--data" else ["--data", clean, "--eval", fifo]
     result = train("--model", tmp_path, *args, "--output", tmp_path / "out")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {fifo}: a FIFO: training data must be a regular file"
+    assert result.stderr.strip() == f"error: {fifo}: a FIFO, not a regular file (curate reads regular files only)"
 
 
 def test_a_device_is_refused(tmp_path):
     result = train("--model", tmp_path, "--data", "/dev/null", "--output", tmp_path / "out")
-    assert result.exit_code == 2 and "a character device: training data must be a regular file" in result.stderr
+    assert result.exit_code == 2 and "/dev/null: a character device, not a regular file" in result.stderr
 
 
 # --- the bytes trained on are the bytes linted --------------------------------------------------------

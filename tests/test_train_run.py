@@ -117,6 +117,7 @@ def test_report_matches_the_run(lora_run, workdir):
     assert report["tokens_seen"] > 0 and report["tokens_per_second"] > 0 and report["wall_time_s"] > 0
     assert report["adapter_check"]["passed"] and report["adapter_check"]["max_logit_difference"] > 0
     assert report["gate"]["checked_by"] == "lint" and report["gate"]["certificate"] is None
+    assert report["gate"]["config"] == {"file": None, "sha256": None} and report["gate"]["disabled_safety_rules"] == []
 
 
 def test_reply_cut_by_max_seq_len_is_excluded_and_reported(lora_run):

@@ -123,7 +123,7 @@ class Gate:
         pairs = [(data, "train")] + ([(eval_path, "eval")] if eval_path else [])
         self.certificate = certificate
         self.setup = gate_config(config_path, [p for p, _ in pairs])
-        key = signing_key(key_file)
+        key = signing_key(key_file) if certificate else None
         self.snapshot = Snapshot(pairs, self.setup.config)
         try:
             self.verdict = check_gate(self.snapshot, self.setup.config, certificate, key)
