@@ -263,6 +263,16 @@ def test_train_with_a_signed_certificate_from_the_key_file(tmp_path):
     assert result.exit_code == 1 and f"{data} is not covered by this certificate" in result.stdout
 
 
+def test_certified_reference_files_must_still_match(tmp_path):
+    data = write(tmp_path / "train.jsonl", CLEAN)
+    bench = write(tmp_path / "bench.jsonl", EVAL)
+    cert = certify(tmp_path, data, extra=["--reference", bench])
+    assert gate(data, certificate=cert).checked_by == "certificate+lint"
+    write(tmp_path / "bench.jsonl", EVAL[:1])
+    result = gate(data, certificate=cert)
+    assert not result.passed and result.findings == [f"{cert}: bench.jsonl: changed since certification (SHA-256 differs)"]
+
+
 def test_certificate_refuses_changed_data(tmp_path):
     data = write(tmp_path / "train.jsonl", CLEAN)
     cert = certify(tmp_path, data)
@@ -354,6 +364,14 @@ def test_a_project_config_that_disables_safety_rules_is_named(tmp_path, monkeypa
     assert {"F001", "L001", "S001"} <= set(report["disabled_safety_rules"]) and report["checked_by"] == "lint"
     assert lines[0] == f"gate: lint configuration: {tmp_path / 'curate.toml'} (sha256 {report['config']['sha256']})"
     assert lines[-1].startswith("warning: the lint configuration turns off safety rules for this data: F001, ")
+
+
+def test_config_option_chooses_the_lint_configuration(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    config = tmp_path / "elsewhere" / "curate.toml"
+    config.write_text('[per-file-ignores]\n"train.jsonl" = ["R001", "R003"]\n')
+    with Gate(write(tmp_path / "train.jsonl", DIRTY), None, str(config)) as checked:
+        assert checked.setup.file == str(config) and checked.verdict.passed
 
 
 def test_a_demoted_safety_rule_counts_as_disabled(tmp_path):
