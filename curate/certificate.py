@@ -119,9 +119,10 @@ def build_certificate(result, cert_path: str) -> dict:
 
 def write_certificate(path: str, result, key: bytes | None = None) -> None:
     """Write the certificate, signed when a key is given; never over one of the certified files."""
-    for f in result.files:
-        if os.path.exists(path) and os.path.samefile(path, f.path):
-            raise CurateError(f"{path}: the certificate would overwrite the data file {f.path}")
+    inputs = [f.path for f in result.files] + ([result.config.source] if result.config.source else [])
+    for other in inputs:
+        if os.path.exists(path) and os.path.exists(other) and os.path.samefile(path, other):
+            raise CurateError(f"{path}: the certificate would overwrite the input file {other}")
     body = build_certificate(result, path)
     if key is not None:
         body["signature"] = {"algorithm": ALGORITHM, "value": sign(body, key)}
@@ -218,7 +219,8 @@ def verify_certificate(path: str, key: bytes | None = None) -> list[str]:
                         "certify again with this version")
     config, config_problems = certified_config(cert, path)
     problems += config_problems
-    located = [(entry, resolve(path, entry["path"])) for entry in cert["files"]]
+    # relative to the working directory, as a user types them (configuration globs are matched against them)
+    located = [(entry, os.path.relpath(resolve(path, entry["path"]))) for entry in cert["files"]]
     unreadable = _unreadable(located)
     if config is None or unreadable:
         return problems + unreadable

@@ -197,8 +197,12 @@ def test_the_certificate_never_overwrites_a_data_file(tmp_path, monkeypatch):
     before = Path(data).read_bytes()
     monkeypatch.chdir(tmp_path)
     result = run("lint", "train.jsonl", "--certificate", "./train.jsonl")
-    assert result.exit_code == 2 and "would overwrite the data file" in result.stderr
+    assert result.exit_code == 2 and "would overwrite the input file" in result.stderr
     assert Path(data).read_bytes() == before
+    (tmp_path / "curate.toml").write_text("select = ['ALL']\n")
+    result = run("lint", "train.jsonl", "--certificate", "curate.toml")
+    assert result.exit_code == 2 and "would overwrite the input file" in result.stderr
+    assert (tmp_path / "curate.toml").read_text() == "select = ['ALL']\n"
 
 
 # --- fuzz: any one edit fails verify ------------------------------------------------------------------------
@@ -271,3 +275,13 @@ def test_problems_are_printed_inert(project):
     result = run("verify", project)
     assert result.exit_code == 1
     assert "\x1b" not in result.stderr and "\\u001b[2J\\nfake.jsonl:1: F001 ok: missing" in result.stderr
+
+
+def test_directory_globs_in_the_config_still_verify_from_the_project_root(tmp_path, monkeypatch):
+    monkeypatch.delenv("CURATE_CERT_KEY", raising=False)
+    (tmp_path / "curate.toml").write_text('[per-file-ignores]\n"data/*.jsonl" = ["Q001"]\n')
+    write(tmp_path / "data" / "train.jsonl", TRAIN)
+    monkeypatch.chdir(tmp_path)
+    assert run("lint", "data/train.jsonl", "--certificate", "data/cert.json").exit_code == 0
+    assert json.loads((tmp_path / "data" / "cert.json").read_text())["summary"]["by_code"] == {}
+    assert run("verify", "data/cert.json").exit_code == 0
