@@ -75,13 +75,20 @@ class Snapshot:
         ``config`` is the lint's Config, whose record ``format`` the readers of the snapshot use.
         """
         self.config = config
-        self.folder = tempfile.mkdtemp(prefix="curate-snapshot-")
         self.files: dict[str, SnapshotFile] = {}
+        try:
+            self.folder = tempfile.mkdtemp(prefix="curate-snapshot-")
+        except OSError as exc:
+            raise CurateError(f"cannot make a private snapshot folder: {exc.strerror or exc} (set TMPDIR)") from None
         try:
             copies: list[SnapshotFile] = []
             for index, (path, split) in enumerate(pairs):
                 copies.append(self._copy(path, split, index, copies))
             self.files = {f.path: f for f in copies}
+        except OSError as exc:
+            self.close()
+            raise CurateError(f"cannot snapshot the data in {self.folder}: {exc.strerror or exc} "
+                              "(set TMPDIR to a folder with room for a copy of the data)") from None
         except BaseException:
             self.close()
             raise

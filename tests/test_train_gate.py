@@ -392,3 +392,14 @@ def test_train_says_which_way_the_gate_passed(tmp_path, monkeypatch):
     result = train("--model", tmp_path, "--data", data, "--certificate", cert,
                    "--output", tmp_path / "out", env={"CURATE_CERT_KEY": KEY})
     assert "gate: passed (certificate-signed)" in result.stderr and result.exit_code == 2
+
+
+def test_no_room_for_the_snapshot_is_one_error_line(tmp_path, monkeypatch):
+    def full(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Snapshot, "_stream", staticmethod(full))
+    result = train("--model", tmp_path, "--data", write(tmp_path / "train.jsonl", CLEAN), "--output", tmp_path / "out")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: cannot snapshot the data in ")
+    assert "No space left on device (set TMPDIR" in result.stderr
