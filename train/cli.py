@@ -86,12 +86,11 @@ def _train(gate: Gate, model, data, eval_path, output, config, chat_template, ce
     """Everything after the gate check: refuse, or train on the gate's snapshot of the data."""
     verdict = gate.verdict
     if is_main_process():
-        for line in gate.setup.describe() + [f"gate: {note}" for note in verdict.notes]:
+        passed_by = verdict.checked_by if verdict.passed else None
+        for line in [f"gate: {note}" for note in verdict.notes] + gate.setup.describe(passed_by):
             click.echo(line, err=True)
     if not verdict.passed:
         _refuse(gate)
-    if is_main_process():
-        click.echo(f"gate: passed ({verdict.checked_by})", err=True)
 
     try:
         import peft  # noqa: F401

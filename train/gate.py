@@ -57,10 +57,10 @@ class GateConfig:
     disabled: list[str]
     ignored: str | None = None
 
-    def describe(self) -> list[str]:
-        """Lines for stderr before training."""
+    def describe(self, passed_by: str | None = None) -> list[str]:
+        """Lines for stderr before training (or before a refusal, with ``passed_by`` None)."""
         where = f"{self.file} (sha256 {self.sha256})" if self.file else "built-in defaults (no configuration file)"
-        lines = [f"gate: lint configuration: {where}"]
+        lines = [f"gate: {f'passed ({passed_by}); ' if passed_by else ''}lint configuration: {where}"]
         if self.ignored:
             lines.append(f"gate: ignoring {self.ignored}: it is outside this project (above the .git root or the "
                          "working directory); pass --config to use it")
