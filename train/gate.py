@@ -89,6 +89,7 @@ def gate_config(config_path: str | None, data_paths: list[str]) -> GateConfig:
     the project root (see ``project_root``), never above it.
     """
     ignored = None
+    path: str | None = None
     if config_path and os.path.basename(config_path) in ("curate.toml", "pyproject.toml"):
         path = config_path
     else:
@@ -156,7 +157,7 @@ def check_gate(snapshot: Snapshot, config: Config, certificate: str | None = Non
     return GateResult(passed, "lint", findings)
 
 
-def _lint(snapshot: Snapshot, config: Config, references: list[str] = ()) -> tuple[bool, list[str]]:
+def _lint(snapshot: Snapshot, config: Config, references: tuple[str, ...] = ()) -> tuple[bool, list[str]]:
     """Lint the snapshot (train and eval together, so leaks show) under the user's file names."""
     splits = {path: f.split for path, f in snapshot.files.items()}
     result = lint_paths(list(splits), config, splits, references, sources=snapshot.sources())
@@ -180,7 +181,7 @@ def _with_certificate(snapshot: Snapshot, config: Config, certificate: str, key:
     if signed and key is None:
         notes.append("the certificate is signed but no key was given ($CURATE_CERT_KEY or --key-file): "
                      "linting the data again")
-    elif signed and not signature_valid(cert, key):
+    elif key is not None and signed and not signature_valid(cert, key):
         problems.append("the signature does not match (an edited certificate, or not the signing key)")
     problems += _coverage(cert, certificate, snapshot)
     if not problems and signed and key is not None:
@@ -191,7 +192,7 @@ def _with_certificate(snapshot: Snapshot, config: Config, certificate: str, key:
     problems = problems or _stale(references, certificate)  # the lint checks leaks into them again
     if problems:
         return GateResult(False, "certificate", [f"{certificate}: {p}" for p in problems], notes)
-    passed, findings = _lint(snapshot, config, [resolve(certificate, e["path"]) for e in references])
+    passed, findings = _lint(snapshot, config, tuple(resolve(certificate, e["path"]) for e in references))
     return GateResult(passed, "certificate+lint", findings, notes)
 
 
