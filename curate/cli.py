@@ -140,12 +140,14 @@ def cli():
 @click.option("--baseline", type=click.Path(dir_okay=False), help="Ignore findings recorded in this baseline.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False), help="Record current findings as the baseline.")
 @click.option("--certificate", type=click.Path(dir_okay=False), help="Write a certificate when the lint passes.")
+@click.option("--key-file", type=click.Path(dir_okay=False),
+              help="Sign the certificate with this key (default: $CURATE_CERT_KEY when set).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when it is a terminal).")
 @click.option("--fix", "want_fix", is_flag=True, hidden=True)
 @handle_errors
 def lint(paths, config_path, select, ignore, extend_select, record_format, field_pairs, split_pairs, reference,
          tokenizer, jobs, output_format, output_file, statistics, fail_on, exit_zero, quiet, color, show_settings,
-         show_files, baseline, write_baseline, certificate, progress, want_fix):
+         show_files, baseline, write_baseline, certificate, key_file, progress, want_fix):
     """Lint dataset files and directories (default: the configured `paths`)."""
     from curate.baseline import filter_new, load_baseline
     from curate.baseline import write_baseline as save_baseline
@@ -159,6 +161,7 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
     cfg = _config(config_path, select, ignore, extend_select, record_format, field_pairs)
     if fail_on:
         cfg.fail_on = fail_on
+    cfg.tokenizer = tokenizer or cfg.tokenizer  # part of the effective configuration a certificate records
     if show_settings:
         from curate.show import settings_text
         write_stdout(settings_text(cfg))
@@ -170,6 +173,9 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
         from curate.show import files_text
         write_stdout(files_text(paths, cfg, _split_pairs(split_pairs), reference))
         return
+    if certificate:
+        from curate.certificate import signing_key
+        key = signing_key(key_file)  # a bad key is an error before the lint runs
     result = lint_paths(paths, cfg, _split_pairs(split_pairs), reference, jobs, progress_for(progress), tokenizer)
     diagnostics = result.diagnostics
     if write_baseline:
@@ -195,8 +201,8 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
             click.echo("no certificate written: the lint did not pass", err=True)
         else:
             from curate.certificate import write_certificate
-            write_certificate(certificate, result)
-            _note(quiet, f"Certificate written to {certificate}")
+            write_certificate(certificate, result, key)
+            _note(quiet, f"{'Signed c' if key else 'C'}ertificate written to {certificate}")
     sys.exit(1 if failed and not write_baseline and not exit_zero else 0)
 
 
@@ -258,13 +264,15 @@ def _fix_label(r) -> str:
 
 @cli.command()
 @click.argument("certificate", type=click.Path(dir_okay=False))
+@click.option("--key-file", type=click.Path(dir_okay=False),
+              help="Key to check the signature with (default: $CURATE_CERT_KEY when set).")
 @handle_errors
-def verify(certificate):
-    """Check a certificate against the files it names."""
-    from curate.certificate import verify_certificate
-    problems = verify_certificate(certificate)
+def verify(certificate, key_file):
+    """Check every field of a certificate against the files and the certified configuration."""
+    from curate.certificate import printable, signing_key, verify_certificate
+    problems = verify_certificate(certificate, signing_key(key_file))
     for p in problems:
-        click.echo(f"{p}", err=True)
+        click.echo(printable(p), err=True)
     if problems:
         click.echo(f"certificate {certificate} does not match the data", err=True)
         sys.exit(1)

@@ -211,8 +211,12 @@ def _fingerprint_dataset_findings(diagnostics: list[Diagnostic], table: RecordTa
 
 def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str, str] | None = None,
                references: Iterable[str] = (), jobs: int = 1, progress=None,
-               tokenizer: str | None = None) -> LintResult:
-    """Lint files and directories; `splits` maps a path to its split (--split NAME=PATH)."""
+               tokenizer: str | None = None, sources: dict[str, str] | None = None) -> LintResult:
+    """Lint files and directories; `splits` maps a path to its split (--split NAME=PATH).
+
+    `sources` maps a file path to the file its bytes are read from (a private snapshot);
+    findings still name the path.
+    """
     config = config or Config()
     rules = load_rules()
     codes = config.selected()
@@ -220,6 +224,8 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     refs = list(references)
     files = [FileInfo(p, resolve_split(p, overrides, config), "") for p in expand_paths(list(paths))]
     files += [FileInfo(p, "reference", "") for p in expand_paths(refs)]
+    for info in files:
+        info.source = (sources or {}).get(info.path)
     tokenizer = tokenizer or config.tokenizer
 
     record_codes = [c for c in codes if rules[c].kind == "record"]

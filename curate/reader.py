@@ -30,6 +30,7 @@ class FileInfo:
     records: int = 0
     sha256: str = ""
     size: int = 0
+    source: str | None = None  # where the bytes are read from when not `path` (the gate's private snapshot)
 
 
 def expand_paths(paths: list[str]) -> list[str]:
@@ -212,7 +213,7 @@ def _detect_format(samples: list[bytes]) -> str:
 def read_file(info: FileInfo, forced_format: str | None, start_index: int) -> Iterator[Record]:
     """Stream one file's records; fills `info` (records, sha256, size, format) as it goes."""
     try:
-        raw, hashed, stream = _open(info.path)
+        raw, hashed, stream = _open(info.source or info.path)
     except OSError as exc:
         raise CurateError(f"{info.path}: cannot read: {exc.strerror or exc}") from None
     try:

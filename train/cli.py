@@ -15,7 +15,7 @@ import click
 from curate.errors import CurateError
 from curate.train import is_main_process
 from curate.train.config import METHODS, load_config
-from curate.train.gate import check_gate
+from curate.train.gate import Gate
 from curate.train.model import check_model_source, first_line
 from curate.train.report import REPORT_NAME
 
@@ -44,6 +44,7 @@ def _fail(message: str, code: int):
 @click.option("--method", type=click.Choice(METHODS), help="lora (default) or qlora (4-bit NF4 base).")
 @click.option("--config", "config_path", type=_FILE, help="TOML config ([train] table, or [tool.curate.train] in pyproject.toml).")
 @click.option("--certificate", type=_FILE, help="A lint certificate for the data; without one the data is linted now.")
+@click.option("--key-file", type=_FILE, help="Key that signed --certificate (default: $CURATE_CERT_KEY when set).")
 @click.option("--epochs", type=float, help="Training epochs [3].")
 @click.option("--max-steps", type=int, help="Stop after this many optimizer steps (overrides --epochs).")
 @click.option("--lr", type=float, help="Peak learning rate [2e-4].")
@@ -56,25 +57,40 @@ def _fail(message: str, code: int):
 @click.option("--seed", type=int, help="Random seed [42].")
 @click.option("--chat-template", type=_FILE, help="Jinja chat template to use instead of the tokenizer's.")
 @click.option("--gradient-checkpointing", is_flag=True, default=None, help="Trade compute for memory.")
-def train_command(model, data, eval_path, output, config_path, certificate, chat_template, **overrides):
-    """Fine-tune a LoRA/QLoRA adapter on data that passes the lint (or matches --certificate)."""
+def train_command(model, data, eval_path, output, config_path, certificate, key_file, chat_template, **overrides):
+    """Fine-tune a LoRA/QLoRA adapter on data that passes the lint (or matches a signed --certificate)."""
     try:
         config = load_config(config_path, overrides)
         check_model_source(model)
-        splits = {data: "train", **({eval_path: "eval"} if eval_path else {})}
-        verdict = check_gate(list(splits), certificate, splits)
+        gate = Gate(data, eval_path, config_path, certificate, key_file)
     except CurateError as exc:
         _fail(str(exc), 2)
+    with gate:
+        _train(gate, model, data, eval_path, output, config, chat_template, certificate)
+
+
+def _refuse(gate: Gate):
+    verdict = gate.verdict
+    if is_main_process():
+        for finding in verdict.findings:
+            click.echo(finding)
+        reason = "the certificate does not match the data" if verdict.checked_by == "certificate" else "the lint found errors"
+        click.echo(f"error: refusing to train: {reason} (fix the data, then run curate lint)", err=True)
+    else:
+        # under torchrun the first rank to exit ends the group: let rank 0 report before that
+        time.sleep(GATE_REPORT_GRACE_S)
+    sys.exit(1)
+
+
+def _train(gate: Gate, model, data, eval_path, output, config, chat_template, certificate):
+    """Everything after the gate check: refuse, or train on the gate's snapshot of the data."""
+    verdict = gate.verdict
+    if is_main_process():
+        passed_by = verdict.checked_by if verdict.passed else None
+        for line in [f"gate: {note}" for note in verdict.notes] + gate.setup.describe(passed_by):
+            click.echo(line, err=True)
     if not verdict.passed:
-        if is_main_process():
-            for finding in verdict.findings:
-                click.echo(finding)
-            reason = "the certificate does not match the data" if certificate else "the lint found errors"
-            click.echo(f"error: refusing to train: {reason} (fix the data, then run curate lint)", err=True)
-        else:
-            # under torchrun the first rank to exit ends the group: let rank 0 report before that
-            time.sleep(GATE_REPORT_GRACE_S)
-        sys.exit(1)
+        _refuse(gate)
 
     try:
         import peft  # noqa: F401
@@ -87,7 +103,7 @@ def train_command(model, data, eval_path, output, config_path, certificate, chat
     except ImportError:
         _fail(TRAIN_EXTRA_HINT, 2)
 
-    inputs = RunInputs(model, data, eval_path, output, config, chat_template, certificate, verdict.checked_by)
+    inputs = RunInputs(model, data, eval_path, output, config, chat_template, certificate, gate.report(), gate.snapshot)
     try:
         report = run(inputs)
     except CurateError as exc:

@@ -56,9 +56,16 @@ class Excluded:
     reason: str
 
 
-def read_examples(path: str) -> list[Example]:
-    """Read a dataset file with the core reader (JSONL, gzip, JSON array; format detected as the lint does)."""
-    records = (parse(record) for record in read_file(FileInfo(path, "train", ""), None, 0))
+def read_examples(path: str, snapshot=None) -> list[Example]:
+    """Read a dataset file with the core reader (JSONL, gzip, JSON array; format detected as the lint does).
+
+    With the gate's ``snapshot`` (curate.snapshot.Snapshot), the examples come from the bytes the gate
+    hashed and linted, read with the lint's configuration (``format``) and parser.
+    """
+    if snapshot is not None:
+        records = snapshot.records(path)
+    else:
+        records = (parse(record) for record in read_file(FileInfo(path, "train", ""), None, 0))
     return [
         Example(path, record.line, [_template_message(m) for m in record.messages], record.data.get("tools"))
         for record in records

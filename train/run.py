@@ -34,7 +34,8 @@ class RunInputs:
     config: TrainConfig
     chat_template: str | None = None
     certificate: str | None = None
-    gate: str = "lint"
+    gate: dict | None = None  # the gate's report: how it passed, the lint configuration used
+    snapshot: object = None  # curate.snapshot.Snapshot: the bytes the gate hashed and linted
 
 
 def _split_train_eval(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -54,9 +55,9 @@ def warn(message: str) -> None:
 def _datasets(inputs: RunInputs, tokenizer) -> tuple[list[Encoded], list[Encoded], list[Excluded]]:
     """Encoded train and eval sets (eval: --eval, or held out of --data) and the examples left out."""
     config = inputs.config
-    train_examples = read_examples(inputs.data)
+    train_examples = read_examples(inputs.data, inputs.snapshot)
     if inputs.eval:
-        eval_examples = read_examples(inputs.eval)
+        eval_examples = read_examples(inputs.eval, inputs.snapshot)
     else:
         train_examples, eval_examples = _split_train_eval(train_examples, config.eval_fraction, config.seed)
     train_set, excluded = build_dataset(tokenizer, train_examples, config.max_seq_len)
@@ -92,7 +93,7 @@ def run(inputs: RunInputs) -> dict:
         "precision": precision_name,
         "compute_dtype": models.qlora_compute_dtype(precision_name) if config.method == "qlora" else precision_name,
         "config": config.to_dict(),
-        "gate": {"checked_by": inputs.gate, "certificate": inputs.certificate},
+        "gate": inputs.gate or {"checked_by": "lint", "certificate": inputs.certificate},
         "data": _data_files(inputs),
         "parameters": {"trainable": trainable, "total": total},
         "examples": {
@@ -151,4 +152,6 @@ def _write(output_dir: str, report: dict, started: float) -> None:
 
 def _data_files(inputs: RunInputs) -> list[dict]:
     files = [("train", inputs.data)] + ([("eval", inputs.eval)] if inputs.eval else [])
-    return [{"split": split, "path": path, "sha256": file_sha256(path)} for split, path in files]
+    hashed = inputs.snapshot.files if inputs.snapshot else {}
+    return [{"split": split, "path": path, "sha256": hashed[path].sha256 if path in hashed else file_sha256(path)}
+            for split, path in files]
