@@ -88,8 +88,10 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, split
     from curate.baseline import filter_new, load_baseline, write_baseline as save_baseline
     from curate.engine import lint_paths
     from curate.output import REPORTERS
+    from curate.outputs import check_lint_outputs
     from curate.progress import progress_for
 
+    check_lint_outputs(list(paths), reference, output_file, write_baseline, certificate)
     cfg = _config(config_path, select, ignore, extend_select, record_format)
     if fail_on:
         cfg.fail_on = fail_on
@@ -200,10 +202,12 @@ def fix(paths, config_path, select, ignore, extend_select, record_format, split_
         unsafe, output, in_place, rejects):
     """Apply safe fixes (whitespace, role aliases, exact duplicates); --unsafe adds removals."""
     from curate.fixer import fix_paths
+    from curate.outputs import guard_fix
     if bool(output) == bool(in_place):
         raise click.UsageError("give exactly one of --output FILE or --in-place")
     cfg = _config(config_path, select, ignore, extend_select, record_format)
-    report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs)
+    with guard_fix(list(paths), output, rejects, in_place):  # outputs checked, inputs locked and watched
+        report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs)
     click.echo(report.describe())
 
 

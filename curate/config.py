@@ -13,6 +13,7 @@ import jsonschema
 
 from curate.diagnostics import SEVERITIES
 from curate.errors import CurateError
+from curate.reader import DEFAULT_MAX_RECORD_BYTES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,6 +31,7 @@ SCHEMA = {
         "fail-on": {"enum": list(SEVERITIES)},
         "format": {"enum": ["openai", "sharegpt", "alpaca"]},
         "tokenizer": {"type": "string"},
+        "max-record-bytes": {"type": "integer", "minimum": 1024},
         "per-file-ignores": {"type": "object", "additionalProperties": _CODES},
         "severity": {"type": "object", "additionalProperties": {"enum": list(SEVERITIES)}},
         "splits": {"type": "object", "additionalProperties": _CODES,
@@ -50,6 +52,7 @@ class Config:
     fail_on: str = "error"
     format: str | None = None
     tokenizer: str | None = None
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     per_file_ignores: dict = field(default_factory=dict)
     severity: dict = field(default_factory=dict)
     splits: dict = field(default_factory=dict)

@@ -13,9 +13,11 @@ from curate.config import Config
 from curate.engine import lint_paths
 from curate.errors import CurateError
 from curate.formats import FORMATS
+from curate.outputs import unique_inputs
 from curate.parse import parse
 from curate.reader import FileInfo, expand_paths, read_file
 from curate.registry import load_rules
+from curate.rejects import RejectsFile
 
 
 @dataclass
@@ -29,6 +31,7 @@ class FixReport:
     by_code: dict = field(default_factory=dict)
     outputs: list = field(default_factory=list)
     rejects: str | None = None
+    rejects_note: str = ""
 
     def describe(self) -> str:
         fixes = ", ".join(f"{c}: {n}" for c, n in sorted(self.by_code.items())) or "none"
@@ -36,20 +39,20 @@ class FixReport:
                  f"Fixes applied: {fixes}."]
         lines += [f"Wrote {p}" for p in self.outputs]
         if self.removed:
-            lines.append(f"Removed records are in {self.rejects}")
+            lines.append(f"Removed records are in {self.rejects}{self.rejects_note}")
         return "\n".join(lines)
 
 
 def default_rejects(output: str) -> str:
     base = output[:-3] if output.endswith(".gz") else output
-    stem, ext = os.path.splitext(base)
-    return f"{stem}.rejects{ext or '.jsonl'}"
+    stem = os.path.splitext(base)[0]
+    return f"{stem}.rejects.jsonl"  # always JSONL entries, and a name directory discovery skips
 
 
 def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe: bool,
               output: str | None, rejects: str | None, jobs: int = 1) -> FixReport:
     """Fix `paths` into `output` (one input) or in place; returns what was done."""
-    files = expand_paths(paths)
+    files = unique_inputs(expand_paths(paths))
     if output and len(files) != 1:
         raise CurateError("--output takes exactly one input file; use --in-place for several")
     rules = load_rules()
@@ -64,20 +67,19 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
                 to_remove.setdefault((d.path, d.line), d)
     report = FixReport()
     report.rejects = rejects or default_rejects(output or files[0])
-    with atomic_writer(report.rejects) as rejected:
+    with RejectsFile(report.rejects) as rejected:
         for path in files:
             target = output or path
             _fix_file(path, target, config, editors, to_remove, rejected, report)
             report.outputs.append(target)
-    if not report.removed:
-        os.unlink(report.rejects)
+    report.rejects_note = rejected.note()
     return report
 
 
 def _fix_file(path, target, config, editors, to_remove, rejected, report):
     info = FileInfo(path, "unsplit", "")
     fmt_name = config.format
-    records = read_file(info, fmt_name, 0)  # safe in place: the target is replaced only at the end
+    records = read_file(info, fmt_name, 0, config.max_record_bytes)  # safe in place: the target is replaced only at the end
     as_array = target.lower().endswith((".json", ".json.gz"))
     opener = gzip.open if target.lower().endswith(".gz") else open
     with atomic_writer(target, "wb") as raw_out:

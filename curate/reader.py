@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import json
 import os
+import sys
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
 from curate.errors import CurateError
 from curate.formats import FORMATS, detect
+from curate.locks import open_regular
 from curate.records import Record
 
 DATASET_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
 DETECT_SAMPLE = 64
+STDIN = "-"
+DEFAULT_MAX_RECORD_BYTES = 8 << 20
+_SKIP_BLOCK = 1 << 20
+
+
+class Oversize(str):
+    """The error of a record over max-record-bytes: it was skipped, not read."""
 
 
 @dataclass
@@ -34,10 +46,12 @@ def expand_paths(paths: list[str]) -> list[str]:
     """Files as given, and every dataset file (sorted) inside each directory argument."""
     out: list[str] = []
     for p in paths:
-        if os.path.isdir(p):
+        if p == STDIN:
+            out.append(p)
+        elif os.path.isdir(p):
             found = sorted(
                 os.path.join(root, name)
-                for root, dirs, files in os.walk(p)
+                for root, dirs, files in os.walk(p, onerror=_unreadable)
                 for name in files
                 if name.lower().endswith(DATASET_SUFFIXES)
             )
@@ -49,6 +63,10 @@ def expand_paths(paths: list[str]) -> list[str]:
         else:
             raise CurateError(f"{p}: no such file or directory")
     return out
+
+
+def _unreadable(exc: OSError):
+    raise CurateError(f"{exc.filename}: cannot read this folder: {exc.strerror}")
 
 
 class _HashingReader:
@@ -74,8 +92,12 @@ class _HashingReader:
 
 
 def _open(path: str):
-    raw = open(path, "rb")
-    hashed = _HashingReader(raw)
+    """(what to close, the hashing reader of the raw bytes, the decoded stream); regular files or `-` (stdin) only."""
+    if path == STDIN:
+        raw, hashed = contextlib.nullcontext(), _HashingReader(sys.stdin.buffer)
+    else:
+        raw = os.fdopen(open_regular(path), "rb")
+        hashed = _HashingReader(raw)
     if path.lower().endswith(".gz"):
         return raw, hashed, gzip.GzipFile(fileobj=hashed, mode="rb")
     return raw, hashed, hashed
@@ -117,12 +139,26 @@ def _json_array_elements(data: bytes) -> Iterator[tuple[int, bytes, str | None]]
             return
 
 
-def _lines(stream) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based numbers."""
-    for number, line in enumerate(stream, 1):
+def _lines(stream, limit: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[tuple[int, bytes, str | None]]:
+    """(1-based number, bytes, error) of each non-blank line, in memory bounded by ``limit``.
+
+    A line over ``limit`` bytes is skipped block by block up to its newline and
+    comes back as (number, b"", an ``Oversize`` error).
+    """
+    number = 0
+    while line := stream.readline(limit + 1):
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            size = len(line)
+            while (more := stream.readline(_SKIP_BLOCK)) and not more.endswith(b"\n"):
+                size += len(more)
+            size += len(more.rstrip(b"\r\n"))
+            yield number, b"", Oversize(f"record is {size} bytes, over the {limit}-byte limit (max-record-bytes); "
+                                        f"not read")
+            continue
         stripped = line.rstrip(b"\r\n")
         if stripped.strip():
-            yield number, stripped
+            yield number, stripped, None
 
 
 def _detect_format(samples: list[bytes]) -> str:
@@ -136,31 +172,42 @@ def _detect_format(samples: list[bytes]) -> str:
     return votes.most_common(1)[0][0] if votes else "openai"
 
 
-def read_file(info: FileInfo, forced_format: str | None, start_index: int) -> Iterator[Record]:
-    """Stream one file's records; fills `info` (records, sha256, size, format) as it goes."""
+def read_file(info: FileInfo, forced_format: str | None, start_index: int,
+              max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, report_oversize: bool = False) -> Iterator[Record]:
+    """Stream one file's records; fills `info` (records, sha256, size, format) as it goes.
+
+    A record over ``max_record_bytes`` is an error record (F001) when
+    ``report_oversize``, else the read stops with an error: a writer must not
+    copy a record it did not read.
+    """
     try:
         raw, hashed, stream = _open(info.path)
     except OSError as exc:
         raise CurateError(f"{info.path}: cannot read: {exc.strerror or exc}") from None
     try:
         with raw:
-            yield from _records(info, stream, forced_format, start_index)
+            for rec in _records(info, stream, forced_format, start_index, max_record_bytes):
+                if isinstance(rec.error, Oversize) and not report_oversize:
+                    raise CurateError(f"{info.path}:{rec.line}: {rec.error}; raise max-record-bytes in the "
+                                      f"configuration to process it")
+                yield rec
             while hashed.read(1 << 20):  # hash any trailing bytes a decoder did not consume
                 pass
-    except (OSError, EOFError, gzip.BadGzipFile, UnicodeError) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, UnicodeError, zlib.error) as exc:
         raise CurateError(f"{info.path}: cannot read: {exc}") from None
     info.sha256, info.size = hashed.sha.hexdigest(), hashed.count
 
 
-def _records(info: FileInfo, stream, forced_format: str | None, start_index: int) -> Iterator[Record]:
+def _records(info: FileInfo, stream, forced_format: str | None, start_index: int,
+             limit: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Record]:
     if info.path.lower().endswith((".json", ".json.gz")):
         whole = stream.read()
         if whole.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
             items = _peek(_json_array_elements(whole))
         else:
-            items = _peek((n, b, None) for n, b in _lines(iter(whole.splitlines(keepends=True))))
+            items = _peek(_lines(io.BytesIO(whole), limit))
     else:
-        items = _peek((n, b, None) for n, b in _lines(stream))
+        items = _peek(_lines(stream, limit))
     head, items = items
     info.format = forced_format or _detect_format([b for _, b, err in head if not err])
     index = start_index
