@@ -1,10 +1,14 @@
 """Errors that end a run with a clear message and exit status 2."""
 
+import errno
 import functools
 import os
 import sys
 
 import click
+
+
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
 class CurateError(Exception):
@@ -30,7 +34,7 @@ def handle_errors(fn):
             _silence_stdout()
             _fail("standard output was closed before the report was written")
         except OSError as exc:
-            if exc.filename is None and _stdout_broken():
+            if exc.filename is None and exc.errno in _WRITE_ERRNOS:  # file writes name their file: this is stdout
                 _silence_stdout()
                 _fail(f"cannot write to standard output: {exc.strerror or exc}")
             where = f"{exc.filename}: " if exc.filename else ""
@@ -45,14 +49,6 @@ def handle_errors(fn):
 def _fail(message: str):
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
-
-
-def _stdout_broken() -> bool:
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError):
-        return True
-    return False
 
 
 def _silence_stdout() -> None:
