@@ -94,6 +94,7 @@ class StableInputs:
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> StableInputs:
+        _allow_open_files(len(self.paths) + 64)
         try:
             for path in self.paths:
                 self._hold(path)
@@ -152,6 +153,19 @@ class StableInputs:
             if now != then:
                 raise CurateError(f"{real} changed while curate was reading it ({then.describe_change(now)}); "
                                   f"nothing was written: run again")
+
+
+def _allow_open_files(n: int) -> None:
+    """Raise the soft limit on open files to ``n`` (up to the hard limit): one locked descriptor per input."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < n:
+        target = n if hard == resource.RLIM_INFINITY else min(n, hard)
+        if n > target:
+            raise CurateError(f"{n - 64} input files are more than this system lets one process lock "
+                              f"(open files limit {hard}); fix fewer files per run")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _inode(path: str) -> tuple[int, int]:

@@ -10,10 +10,12 @@ import fcntl
 import gzip
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
 import tracemalloc
+import zlib
 
 import pytest
 from conftest import conv, write_jsonl
@@ -93,7 +95,10 @@ def test_rejects_file_name_is_jsonl_for_json_outputs(run, tmp_path):
 
 def test_output_that_is_not_a_regular_file_is_refused(run, tmp_path):
     write_jsonl(tmp_path / "a.jsonl", [A])
-    assert "not a regular file" in _error_line(run("lint", "a.jsonl", "-o", "/dev/full"))
+    if os.geteuid() == 0:  # a private /dev/full: a regression must not replace the system's
+        os.mknod(tmp_path / "full", 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+        assert "not a regular file" in _error_line(run("lint", "a.jsonl", "-o", "full"))
+        assert stat.S_ISCHR(os.stat(tmp_path / "full").st_mode)
     os.mkfifo(tmp_path / "pipe.jsonl")
     assert "not a regular file" in _error_line(run("fix", "a.jsonl", "-o", "pipe.jsonl"))
 
@@ -147,14 +152,20 @@ def test_a_file_being_fixed_by_another_run_is_refused(run, tmp_path):
 
 
 def test_two_concurrent_in_place_fixes_do_not_lose_work(tmp_path):
-    path = write_jsonl(tmp_path / "t.jsonl", [A, B, A] * 2000)
-    runs = [subprocess.Popen([*CURATE, "fix", "t.jsonl", "--in-place", "--select", "D001"], cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-    outs = [(p.wait(timeout=120), p.stderr.read().decode()) for p in runs]
+    spaced = conv("  Say hi. ", "Hi.")
+    records = [conv(f"Question {i}?", f"Answer {i}.") for i in range(5000)]
+    path = write_jsonl(tmp_path / "t.jsonl", [A, A, spaced, *records])
+    commands = [["--select", "D001"], ["--select", "F010"]]  # one removes the duplicate, one strips spaces
+    runs = [subprocess.Popen([*CURATE, "fix", "t.jsonl", "--in-place", *c], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in commands]
+    outs = [(p.wait(timeout=300), p.stderr.read().decode()) for p in runs]
     assert all(rc == 0 or (rc == 2 and "another curate run" in err) for rc, err in outs), outs
     kept = [json.loads(x) for x in open(path)]
-    rejected = [json.loads(json.loads(x)["record"]) for x in open(tmp_path / "t.rejects.jsonl")]
-    assert kept == [A, B] and len(kept) + len(rejected) == 6000
+    if outs[0][0] == 0:  # each run that reported success has its work in the file
+        assert kept.count(A) == 1 and (tmp_path / "t.rejects.jsonl").exists()
+    if outs[1][0] == 0:
+        assert spaced not in kept and conv("Say hi.", "Hi.") in kept
+    assert kept[-5000:] == records
 
 
 def test_input_changed_between_lint_and_write_is_refused(run, tmp_path, monkeypatch):
@@ -357,8 +368,16 @@ def test_reader_refuses_oversize_records_unless_asked_to_report(tmp_path):
 
 def test_gzip_corrupt_mid_stream_is_an_error(run, tmp_path):
     lines = b"".join(json.dumps(conv(f"q{i}", f"a{i}")).encode() + b"\n" for i in range(20000))
-    data = bytearray(gzip.compress(lines, mtime=0))
-    data[len(data) // 2] ^= 0x55  # corrupts the deflate stream, not only the checksum
+    packed = gzip.compress(lines, mtime=0)
+    for pos in range(len(packed) // 2, len(packed)):  # a flipped byte that breaks the deflate stream itself
+        data = bytearray(packed)
+        data[pos] ^= 0x55
+        try:
+            gzip.decompress(bytes(data))
+        except zlib.error:
+            break
+        except (OSError, EOFError):
+            continue
     (tmp_path / "t.jsonl.gz").write_bytes(bytes(data))
     line = _error_line(run("lint", "t.jsonl.gz", "--no-progress"))
     assert line.startswith("error: t.jsonl.gz: cannot read")
