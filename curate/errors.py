@@ -7,7 +7,6 @@ import sys
 
 import click
 
-
 _WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 

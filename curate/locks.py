@@ -17,6 +17,7 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass, replace
+from typing import Self
 
 from curate.atomic import before_replace
 from curate.errors import CurateError
@@ -93,7 +94,7 @@ class StableInputs:
         self.done: set[str] = set()
         self._stack = contextlib.ExitStack()
 
-    def __enter__(self) -> StableInputs:
+    def __enter__(self) -> Self:
         _allow_open_files(len(self.paths) + 64)
         try:
             for path in self.paths:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from typing import Self
 
 from curate.atomic import before_replace
 from curate.errors import CurateError
@@ -27,7 +28,7 @@ class RejectsFile:
         self._staged = None
         self._stack = contextlib.ExitStack()
 
-    def __enter__(self) -> RejectsFile:
+    def __enter__(self) -> Self:
         self._stack.enter_context(before_replace(self.commit))
         return self
 
@@ -45,7 +46,7 @@ class RejectsFile:
             directory = os.path.dirname(os.path.realpath(self.path))
             try:
                 os.makedirs(directory, exist_ok=True)
-                self._staged = tempfile.TemporaryFile(dir=directory)  # same disk as the rejects file, no name
+                self._staged = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed in __exit__); no name
             except OSError as exc:
                 raise CurateError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
         self._staged.write(text.encode("utf-8"))

@@ -154,13 +154,13 @@ def test_a_file_being_fixed_by_another_run_is_refused(run, tmp_path):
 def test_two_concurrent_in_place_fixes_do_not_lose_work(tmp_path):
     spaced = conv("  Say hi. ", "Hi.")
     records = [conv(f"Question {i}?", f"Answer {i}.") for i in range(5000)]
-    path = write_jsonl(tmp_path / "t.jsonl", [A, A, spaced, *records])
+    write_jsonl(tmp_path / "t.jsonl", [A, A, spaced, *records])
     commands = [["--select", "D001"], ["--select", "F010"]]  # one removes the duplicate, one strips spaces
     runs = [subprocess.Popen([*CURATE, "fix", "t.jsonl", "--in-place", *c], cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in commands]
     outs = [(p.wait(timeout=300), p.stderr.read().decode()) for p in runs]
     assert all(rc == 0 or (rc == 2 and "another curate run" in err) for rc, err in outs), outs
-    kept = [json.loads(x) for x in open(path)]
+    kept = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
     if outs[0][0] == 0:  # each run that reported success has its work in the file
         assert kept.count(A) == 1 and (tmp_path / "t.rejects.jsonl").exists()
     if outs[1][0] == 0:
@@ -303,7 +303,7 @@ def test_non_regular_inputs_are_refused_without_blocking(tmp_path, path):
     for command in (["lint", path], ["fix", path, "-o", "out.jsonl"], ["split", path, "-o", "out"]):
         if command[0] != "lint" and path == "folder.jsonl":
             continue  # a folder is a list of files to lint and fix
-        done = subprocess.run([*CURATE, *command], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        done = subprocess.run([*CURATE, *command], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 2, (command, done.stderr)
         assert done.stderr.startswith("error: ") and len(done.stderr.splitlines()) == 1, (command, done.stderr)
         assert "not a regular file" in done.stderr or "no dataset files" in done.stderr, done.stderr
@@ -416,6 +416,6 @@ def test_full_stdout_is_one_error_line(tmp_path, clean_records):
     write_jsonl(tmp_path / "t.jsonl", clean_records)
     with open("/dev/full", "w") as full:
         done = subprocess.run([*CURATE, "lint", "t.jsonl", "--no-progress"], cwd=tmp_path, stdout=full,
-                              stderr=subprocess.PIPE, text=True, timeout=60)
+                              stderr=subprocess.PIPE, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr == "error: cannot write to standard output: No space left on device\n"
