@@ -206,7 +206,7 @@ def fix(paths, config_path, select, ignore, extend_select, record_format, split_
     if bool(output) == bool(in_place):
         raise click.UsageError("give exactly one of --output FILE or --in-place")
     cfg = _config(config_path, select, ignore, extend_select, record_format)
-    with guard_fix(list(paths), output, rejects, in_place):  # outputs checked, inputs locked and watched
+    with guard_fix(list(paths), output, rejects, in_place, reference):  # outputs checked, inputs locked and watched
         report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs)
     click.echo(report.describe())
 

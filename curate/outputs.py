@@ -85,7 +85,7 @@ def check_lint_outputs(paths: list[str], references, report: str | None, baselin
     check_outputs(inputs, [("--output", report), ("--write-baseline", baseline), ("--certificate", certificate)])
 
 
-def guard_fix(paths: list[str], output: str | None, rejects: str | None, in_place: bool):
+def guard_fix(paths: list[str], output: str | None, rejects: str | None, in_place: bool, references=()):
     """`curate fix`: check its outputs, then lock the inputs and watch them (a context manager)."""
     from curate.fixer import default_rejects
     from curate.locks import StableInputs
@@ -93,5 +93,5 @@ def guard_fix(paths: list[str], output: str | None, rejects: str | None, in_plac
 
     files = unique_inputs(expand_paths(paths))
     rejects = rejects or default_rejects(output or files[0])
-    check_outputs(files, [("--output", output), ("rejects file", rejects)])
+    check_outputs(files + expand_paths(list(references)), [("--output", output), ("rejects file", rejects)])
     return StableInputs(files, exclusive=in_place)

@@ -93,11 +93,12 @@ class _HashingReader:
 
 def _open(path: str):
     """(what to close, the hashing reader of the raw bytes, the decoded stream); regular files or `-` (stdin) only."""
+    raw: contextlib.AbstractContextManager
     if path == STDIN:
         raw, hashed = contextlib.nullcontext(), _HashingReader(sys.stdin.buffer)
     else:
-        raw = os.fdopen(open_regular(path), "rb")
-        hashed = _HashingReader(raw)
+        file = os.fdopen(open_regular(path), "rb")
+        raw, hashed = file, _HashingReader(file)
     if path.lower().endswith(".gz"):
         return raw, hashed, gzip.GzipFile(fileobj=hashed, mode="rb")
     return raw, hashed, hashed

@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from typing import Self
+from typing import IO, Self
 
 from curate.atomic import before_replace
 from curate.errors import CurateError
@@ -25,7 +25,7 @@ class RejectsFile:
         self.path = path
         self.written = 0
         self.appended = _has_content(path)  # an earlier run's rejects: kept, and added to
-        self._staged = None
+        self._staged: IO[bytes] | None = None
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Self:

@@ -51,6 +51,7 @@ def _snapshot(directory) -> dict:
     ["fix", "a.jsonl", "-o", "out.jsonl", "--rejects", "./out.jsonl"],
     ["fix", "a.jsonl", "-o", "a.jsonl"],
     ["fix", "a.jsonl", "a.rejects.jsonl", "--in-place"],
+    ["fix", "a.jsonl", "-o", "r.json", "--reference", "r.json"],
     ["lint", "a.jsonl", "-o", "a.jsonl"],
     ["lint", "a.jsonl", "--certificate", "./a.jsonl"],
     ["lint", "a.jsonl", "--write-baseline", "a.jsonl"],
