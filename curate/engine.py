@@ -214,7 +214,8 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     codes = config.selected()
     overrides = dict(splits or {})
     refs = list(references)
-    files = [FileInfo(p, resolve_split(p, overrides, config.splits), "") for p in unique_inputs(expand_paths(list(paths)))]
+    files = [FileInfo(p, resolve_split(p, overrides, config.splits), "")
+             for p in unique_inputs(expand_paths(list(paths)))]
     files += [FileInfo(p, "reference", "") for p in expand_paths(refs)]
     tokenizer = tokenizer or config.tokenizer
 

@@ -79,7 +79,7 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
 def _fix_file(path, target, config, editors, to_remove, rejected, report):
     info = FileInfo(path, "unsplit", "")
     fmt_name = config.format
-    records = read_file(info, fmt_name, 0, config.max_record_bytes)  # safe in place: the target is replaced only at the end
+    records = read_file(info, fmt_name, 0, config.max_record_bytes)  # safe in place: replaced only at the end
     as_array = target.lower().endswith((".json", ".json.gz"))
     opener = gzip.open if target.lower().endswith(".gz") else open
     with atomic_writer(target, "wb") as raw_out:

@@ -136,7 +136,7 @@ class StableInputs:
         self.held[os.path.realpath(path)] = (fd, Fingerprint.of_stat(st, sha256_of(fd)))
 
     def before_write(self, target: str) -> None:
-        """Before ``target`` is replaced: every input not yet rewritten is as it was read (and ``target`` byte for byte)."""
+        """Before ``target`` is replaced: every input not yet rewritten is as it was read (``target`` byte for byte)."""
         for real, (_fd, then) in self.held.items():
             if real in self.done:
                 continue

@@ -304,7 +304,8 @@ def test_non_regular_inputs_are_refused_without_blocking(tmp_path, path):
     for command in (["lint", path], ["fix", path, "-o", "out.jsonl"], ["split", path, "-o", "out"]):
         if command[0] != "lint" and path == "folder.jsonl":
             continue  # a folder is a list of files to lint and fix
-        done = subprocess.run([*CURATE, *command], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run([*CURATE, *command], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                              check=False)
         assert done.returncode == 2, (command, done.stderr)
         assert done.stderr.startswith("error: ") and len(done.stderr.splitlines()) == 1, (command, done.stderr)
         assert "not a regular file" in done.stderr or "no dataset files" in done.stderr, done.stderr
@@ -335,7 +336,8 @@ def test_a_line_over_max_record_bytes_is_one_diagnostic_in_bounded_memory(tmp_pa
         tracemalloc.stop()
     assert peak < 12 << 20, peak  # the 40 MB line is never held
     assert [(d.line, d.code) for d in result.diagnostics] == [(2, "F001"), (5, "F001")]
-    assert f"record is {len(huge)} bytes, over the 1048576-byte limit (max-record-bytes)" in result.diagnostics[0].message
+    message = result.diagnostics[0].message
+    assert f"record is {len(huge)} bytes, over the 1048576-byte limit (max-record-bytes)" in message
     assert result.records == 4 and result.files[0].size == path.stat().st_size
 
 
