@@ -422,3 +422,11 @@ def test_full_stdout_is_one_error_line(tmp_path, clean_records):
                               stderr=subprocess.PIPE, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr == "error: cannot write to standard output: No space left on device\n"
+
+
+def test_train_refuses_a_fifo_as_data(tmp_path):
+    os.mkfifo(tmp_path / "train.jsonl")  # the gate and the trainer could read different bytes from it
+    done = subprocess.run([*CURATE, "train", "--model", "m", "--data", "train.jsonl", "--output", "out"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and "not a regular file (a FIFO)" in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
