@@ -153,8 +153,10 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
     from curate.baseline import write_baseline as save_baseline
     from curate.engine import lint_paths
     from curate.output import REPORTERS
+    from curate.outputs import check_lint_outputs
     from curate.progress import progress_for
 
+    check_lint_outputs(list(paths), reference, output_file, write_baseline, certificate)
     if want_fix:
         raise CurateError("`curate lint` only reports; apply fixes with `curate fix PATHS --in-place` "
                           "(or `--output FILE`), see `curate fix --help`")
@@ -292,10 +294,13 @@ def fix(paths, config_path, select, ignore, extend_select, record_format, field_
         tokenizer, jobs, unsafe, output, in_place, rejects, diff):
     """Apply safe fixes (whitespace, role aliases, exact duplicates); --unsafe adds removals."""
     from curate.fixer import fix_paths
+    from curate.outputs import guard_fix
     if bool(output) == bool(in_place) and not diff:
         raise click.UsageError("give exactly one of --output FILE or --in-place (or --diff)")
     cfg = _config(config_path, select, ignore, extend_select, record_format, field_pairs)
-    report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs, diff)
+    with guard_fix(list(paths), output, rejects, in_place, reference):  # outputs checked, inputs locked and watched
+        report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs,
+                           diff)
     for line in report.not_fixed:
         click.echo(line, err=True)
     if diff:

@@ -17,6 +17,7 @@ import jsonschema
 
 from curate.diagnostics import SEVERITIES
 from curate.errors import CurateError
+from curate.reader import DEFAULT_MAX_RECORD_BYTES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,6 +37,7 @@ SCHEMA = {
         # a built-in format; a field-mapped one (`alpaca:{...}`, as a certificate records it) also names its base
         "format": {"type": "string", "pattern": "^(openai|sharegpt|alpaca)(:.*)?$"},
         "tokenizer": {"type": "string"},
+        "max-record-bytes": {"type": "integer", "minimum": 1024},
         "per-file-ignores": {"type": "object", "additionalProperties": _CODES},
         "severity": {"type": "object", "additionalProperties": {"enum": list(SEVERITIES)}},
         "splits": {"type": "object", "additionalProperties": _CODES,
@@ -62,6 +64,7 @@ class Config:
     fail_on: str = "error"
     format: str | None = None
     tokenizer: str | None = None
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     per_file_ignores: dict = field(default_factory=dict)
     severity: dict = field(default_factory=dict)
     splits: dict = field(default_factory=dict)

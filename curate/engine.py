@@ -10,6 +10,7 @@ from typing import Iterable, Iterator
 
 from curate.config import Config
 from curate.diagnostics import Diagnostic, Finding, Summary, at_or_above
+from curate.outputs import unique_inputs
 from curate.parse import parse
 from curate.reader import FileInfo, expand_paths, read_file
 from curate.records import Record, RecordRef
@@ -171,7 +172,7 @@ def _chunks(it: Iterator, size: int) -> Iterator[list]:
 PROTECTED_SPLITS = ("eval", "test", "reference")
 
 
-def _stream(files: list[FileInfo], fmt: str | None) -> Iterator[Record]:
+def _stream(files: list[FileInfo], fmt: str | None, max_record_bytes: int) -> Iterator[Record]:
     """Every record, protected splits (eval, test, reference) first, each in command-line order.
 
     Leak rules can then test each train record as it arrives against the
@@ -180,7 +181,7 @@ def _stream(files: list[FileInfo], fmt: str | None) -> Iterator[Record]:
     """
     index = 0
     for info in stream_order(files):
-        for rec in read_file(info, fmt, index):
+        for rec in read_file(info, fmt, index, max_record_bytes, report_oversize=True):
             index += 1
             yield rec
 
@@ -222,7 +223,8 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     codes = config.selected()
     overrides = dict(splits or {})
     refs = list(references)
-    files = [FileInfo(p, resolve_split(p, overrides, config), "") for p in expand_paths(list(paths))]
+    files = [FileInfo(p, resolve_split(p, overrides, config), "")
+             for p in unique_inputs(expand_paths(list(paths)))]
     files += [FileInfo(p, "reference", "") for p in expand_paths(refs)]
     for info in files:
         info.source = (sources or {}).get(info.path)
@@ -241,7 +243,7 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     _tokenizer(tokenizer)
 
     diagnostics: list[Diagnostic] = []
-    chunks = _chunks(_stream(files, config.format), CHUNK)
+    chunks = _chunks(_stream(files, config.format, config.max_record_bytes), CHUNK)
     if progress is not None:
         chunks = progress(chunks, files)
     for diags, chunk_refs, digests, feats in _map(chunks, plan, jobs):

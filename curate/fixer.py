@@ -22,9 +22,11 @@ from curate.edits import NotEditable, copy_with, edit_record, element_removals
 from curate.engine import lint_paths, stream_order
 from curate.errors import CurateError
 from curate.formats import FORMATS
+from curate.outputs import unique_inputs
 from curate.parse import parse
 from curate.reader import FileInfo, _open, expand_paths, read_file
 from curate.registry import load_rules
+from curate.rejects import RejectsFile
 
 
 @dataclass
@@ -40,6 +42,7 @@ class FixReport:
     rejects: str | None = None
     not_fixed: list = field(default_factory=list)  # "path:line: not fixed: reason"
     diff: str | None = None  # --diff: the unified diff of what would change
+    rejects_note: str = ""
 
     def describe(self) -> str:
         fixes = ", ".join(f"{c}: {n}" for c, n in sorted(self.by_code.items())) or "none"
@@ -50,7 +53,7 @@ class FixReport:
                  f"Fixes applied: {fixes}."]
         lines += [f"Wrote {p}" for p in self.outputs]
         if self.removed:
-            lines.append(f"Removed records are in {self.rejects}")
+            lines.append(f"Removed records are in {self.rejects}{self.rejects_note}")
         return "\n".join(lines)
 
 
@@ -60,6 +63,7 @@ class _Plan:
 
     fmt: str | None
     editors: list
+    max_record_bytes: int
     to_remove: dict = field(default_factory=dict)  # record index -> diagnostics that remove it
     first_index: dict = field(default_factory=dict)  # path -> index of its first record in the lint run
     split_of: dict = field(default_factory=dict)
@@ -69,23 +73,23 @@ class _Plan:
 
 def default_rejects(output: str) -> str:
     base = output[:-3] if output.endswith(".gz") else output
-    stem, ext = os.path.splitext(base)
-    return f"{stem}.rejects{ext or '.jsonl'}"
+    stem = os.path.splitext(base)[0]
+    return f"{stem}.rejects.jsonl"  # always JSONL entries, and a name directory discovery skips
 
 
 def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe: bool,
               output: str | None, rejects: str | None, jobs: int = 1, diff: bool = False) -> FixReport:
     """Fix `paths` into `output` (one input) or in place; with `diff`, write nothing and put the
     changes in the report's `diff`. Returns what was done."""
-    files = expand_paths(paths)
+    files = unique_inputs(expand_paths(paths))
     if output and len(files) != 1:
         raise CurateError("--output takes exactly one input file; use --in-place for several")
     rules = load_rules()
     selected = [c for c in config.selected() if rules[c].fix is not None and (unsafe or not rules[c].unsafe_fix)]
     removers = {c for c in selected if rules[c].fix == "remove"}
-    plan = _Plan(config.format, [rules[c] for c in selected if callable(rules[c].fix)])
+    plan = _Plan(config.format, [rules[c] for c in selected if callable(rules[c].fix)], config.max_record_bytes)
     for path in files:
-        check_splittable(path, config.format)
+        check_splittable(path, config.format, config.max_record_bytes)
     if removers:
         lint_config = Config(**{**config.__dict__, "select": sorted(removers), "ignore": [], "extend_select": []})
         _plan_removals(plan, lint_paths(paths, lint_config, splits, references, jobs), removers)
@@ -94,46 +98,13 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
     if diff:
         report.diff = "".join(_diff(path, plan, report) for path in files)
         return report
-    with atomic_writer(report.rejects) as rejected:
+    with RejectsFile(report.rejects) as rejected:
         for path in files:
             target = output or path
             _fix_file(path, target, plan, rejected, report)
             report.outputs.append(target)
-    if not report.removed:
-        os.unlink(report.rejects)
+    report.rejects_note = rejected.note()
     return report
-
-
-def _plan_removals(plan: _Plan, result, removers: set) -> None:
-    for d in result.diagnostics:
-        if d.code in removers and d.record is not None:
-            plan.to_remove.setdefault(d.record, []).append(d)
-    index = 0
-    for info in stream_order(result.files):
-        plan.first_index.setdefault(info.path, index)
-        plan.split_of.setdefault(info.path, info.split)
-        plan.sha256.setdefault(info.path, info.sha256)
-        index += info.records
-
-
-def check_splittable(path: str, fmt: str | None) -> None:
-    """Refuse a `.json` file that `fix` cannot split into records exactly: a malformed array
-    element, JSON lines after the array, or a document that is neither an array nor JSON lines."""
-    if not path.lower().endswith((".json", ".json.gz")):
-        return
-    array = None
-    for rec in read_file(FileInfo(path, "unsplit", ""), fmt, 0):
-        array = bool(rec.element) if array is None else array
-        problem = None
-        if array and not rec.element:
-            problem = f"JSON lines follow the JSON array at line {rec.line}"
-        elif rec.error:
-            problem = f"{rec.error} at line {rec.line}"
-        elif not array and parse(rec).error:
-            problem = f"line {rec.line} is not a JSON record, and the file is not a JSON array"
-        if problem:
-            raise CurateError(f"{path}: cannot be split into records exactly ({problem}); "
-                              "`curate fix` does not rewrite it")
 
 
 def _fix_file(path, target, plan, rejected, report):
@@ -147,7 +118,7 @@ def _fix_file(path, target, plan, rejected, report):
 def _write_fixed(path, out, plan, rejected, report) -> None:
     """Copy `path`'s (decompressed) bytes to `out` with the plan's edits and removals."""
     info = FileInfo(path, plan.split_of.get(path, "unsplit"), "")
-    records = read_file(info, plan.fmt, plan.first_index.get(path, 0))
+    records = read_file(info, plan.fmt, plan.first_index.get(path, 0), plan.max_record_bytes)
     try:
         raw, hashed, source = _open(path)
     except OSError as exc:

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import json
 import os
 import re
+import sys
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
 from curate.errors import CurateError
 from curate.formats import FORMATS, detect
+from curate.locks import open_regular
 from curate.records import Record
 
 DATASET_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
 DETECT_SAMPLE = 64
+STDIN = "-"
+DEFAULT_MAX_RECORD_BYTES = 8 << 20
+_SKIP_BLOCK = 1 << 20
+
+
+class Oversize(str):
+    """The error of a record over max-record-bytes: it was skipped, not read."""
 
 
 @dataclass
@@ -37,10 +48,12 @@ def expand_paths(paths: list[str]) -> list[str]:
     """Files as given, and every dataset file (sorted) inside each directory argument."""
     out: list[str] = []
     for p in paths:
-        if os.path.isdir(p):
+        if p == STDIN:
+            out.append(p)
+        elif os.path.isdir(p):
             found = sorted(
                 os.path.join(root, name)
-                for root, dirs, files in os.walk(p)
+                for root, dirs, files in os.walk(p, onerror=_unreadable)
                 for name in files
                 if name.lower().endswith(DATASET_SUFFIXES)
             )
@@ -52,6 +65,10 @@ def expand_paths(paths: list[str]) -> list[str]:
         else:
             raise CurateError(f"{p}: no such file or directory")
     return out
+
+
+def _unreadable(exc: OSError):
+    raise CurateError(f"{exc.filename}: cannot read this folder: {exc.strerror}")
 
 
 class _HashingReader:
@@ -77,8 +94,13 @@ class _HashingReader:
 
 
 def _open(path: str):
-    raw = open(path, "rb")
-    hashed = _HashingReader(raw)
+    """(what to close, the hashing reader of the raw bytes, the decoded stream); regular files or `-` (stdin) only."""
+    raw: contextlib.AbstractContextManager
+    if path == STDIN:
+        raw, hashed = contextlib.nullcontext(), _HashingReader(sys.stdin.buffer)
+    else:
+        file = os.fdopen(open_regular(path), "rb")
+        raw, hashed = file, _HashingReader(file)
     if path.lower().endswith(".gz"):
         return raw, hashed, gzip.GzipFile(fileobj=hashed, mode="rb")
     return raw, hashed, hashed
@@ -106,7 +128,7 @@ def _skip(text: str, i: int) -> int:
     return found.end() if found else i
 
 
-def _json_array_elements(data: bytes) -> Iterator[_Item]:
+def _json_array_elements(data: bytes, limit: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[_Item]:
     """The items of a `.json` file: each element of a leading JSON array with its exact byte span,
     then any JSON lines after the array; a file that is no array is read as JSON lines.
 
@@ -115,7 +137,7 @@ def _json_array_elements(data: bytes) -> Iterator[_Item]:
     text = data.decode("latin-1")  # one character per byte: offsets are byte offsets
     i = _skip(text, len(_BOM) if data.startswith(_BOM) else 0)
     if not text.startswith("[", i):
-        yield from _lines(io.BytesIO(data))
+        yield from _lines(io.BytesIO(data), limit=limit)
         return
     lines = _LineCounter(text)
     decoder = json.JSONDecoder(strict=False)  # control bytes inside strings are the record's F002, not the array's
@@ -147,7 +169,7 @@ def _json_array_elements(data: bytes) -> Iterator[_Item]:
         return
     end = i + 1
     if text[end:].strip(" \t\r\n"):
-        yield from _lines(io.BytesIO(data[end:]), lines.at(end), end)
+        yield from _lines(io.BytesIO(data[end:]), lines.at(end), end, limit)
 
 
 class _LineCounter:
@@ -189,10 +211,24 @@ def _resync(text: str, i: int) -> int:
     return j
 
 
-def _lines(stream, first: int = 1, offset: int = 0) -> Iterator[_Item]:
-    """Non-blank lines with their 1-based numbers and byte spans (`stop` past the line ending)."""
-    pos = offset
-    for number, line in enumerate(stream, first):
+def _lines(stream, first: int = 1, offset: int = 0, limit: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[_Item]:
+    """Non-blank lines with their 1-based numbers and byte spans (`stop` past the line ending), in memory
+    bounded by ``limit``: a longer line is skipped block by block up to its newline and comes back as an
+    item with no bytes and an ``Oversize`` error."""
+    pos, number = offset, first - 1
+    while line := stream.readline(limit + 1):
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            size = len(line)
+            while (more := stream.readline(_SKIP_BLOCK)) and not more.endswith(b"\n"):
+                size += len(more)
+            record_size = size + len(more.rstrip(b"\r\n"))
+            size += len(more)
+            error = Oversize(f"record is {record_size} bytes, over the {limit}-byte limit (max-record-bytes); "
+                             f"not read")
+            yield _Item(number, b"", error, pos, pos, pos + size)
+            pos += size
+            continue
         stripped = line.rstrip(b"\r\n")
         if stripped.strip():
             yield _Item(number, stripped, None, pos, pos + len(stripped), pos + len(line))
@@ -210,27 +246,38 @@ def _detect_format(samples: list[bytes]) -> str:
     return votes.most_common(1)[0][0] if votes else "openai"
 
 
-def read_file(info: FileInfo, forced_format: str | None, start_index: int) -> Iterator[Record]:
-    """Stream one file's records; fills `info` (records, sha256, size, format) as it goes."""
+def read_file(info: FileInfo, forced_format: str | None, start_index: int,
+              max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, report_oversize: bool = False) -> Iterator[Record]:
+    """Stream one file's records; fills `info` (records, sha256, size, format) as it goes.
+
+    A record over ``max_record_bytes`` is an error record (F001) when
+    ``report_oversize``, else the read stops with an error: a writer must not
+    copy a record it did not read.
+    """
     try:
         raw, hashed, stream = _open(info.source or info.path)
     except OSError as exc:
         raise CurateError(f"{info.path}: cannot read: {exc.strerror or exc}") from None
     try:
         with raw:
-            yield from _records(info, stream, forced_format, start_index)
+            for rec in _records(info, stream, forced_format, start_index, max_record_bytes):
+                if isinstance(rec.error, Oversize) and not report_oversize:
+                    raise CurateError(f"{info.path}:{rec.line}: {rec.error}; raise max-record-bytes in the "
+                                      f"configuration to process it")
+                yield rec
             while hashed.read(1 << 20):  # hash any trailing bytes a decoder did not consume
                 pass
-    except (OSError, EOFError, gzip.BadGzipFile, UnicodeError) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, UnicodeError, zlib.error) as exc:
         raise CurateError(f"{info.path}: cannot read: {exc}") from None
     info.sha256, info.size = hashed.sha.hexdigest(), hashed.count
 
 
-def _records(info: FileInfo, stream, forced_format: str | None, start_index: int) -> Iterator[Record]:
+def _records(info: FileInfo, stream, forced_format: str | None, start_index: int,
+             limit: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Record]:
     if info.path.lower().endswith((".json", ".json.gz")):
-        head, items = _peek(_json_array_elements(stream.read()))
+        head, items = _peek(_json_array_elements(stream.read(), limit))
     else:
-        head, items = _peek(_lines(stream))
+        head, items = _peek(_lines(stream, limit=limit))
     info.format = forced_format or _detect_format([item.raw for item in head if not item.error])
     index = start_index
     for item in items:

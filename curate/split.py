@@ -29,6 +29,7 @@ drop or misplace them.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -43,13 +44,15 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from curate import dedup
-from curate.atomic import atomic_writer
+from curate.atomic import atomic_writer, remove_stale
 from curate.config import Config
 from curate.engine import RuleContext, lint_paths
 from curate.errors import CurateError
 from curate.formats import FORMATS, OPENAI, detect, to_messages
+from curate.locks import StableInputs
+from curate.outputs import check_outputs
 from curate.parse import parse
-from curate.reader import FileInfo, read_file
+from curate.reader import DEFAULT_MAX_RECORD_BYTES, FileInfo, read_file
 from curate.records import Message, Record
 from curate.similarity import LSHIndex, MinHasher, ShingleSets, connected_components, verify_pairs
 
@@ -61,6 +64,7 @@ _CHUNK = 4096
 # Splits that make the dedup extractor compute what the leak rules compare.
 _SIDES = frozenset({"train", "eval"})
 _SIGNATURE_BLOCK = 1 << 15
+STAGING_PREFIX = ".curate-split-"
 
 
 @dataclass(frozen=True)
@@ -407,9 +411,10 @@ def _ordered_map(fn, items, jobs: int):
             yield pending.popleft().result()
 
 
-def read_features(path: str, fmt: str | None, opts: SplitOptions, jobs: int = 1) -> Features:
+def read_features(path: str, fmt: str | None, opts: SplitOptions, jobs: int = 1,
+                  max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Features:
     """Features of every record of a dataset file (``jobs`` worker processes); refuses records with no conversation."""
-    records = read_file(FileInfo(path, "unsplit", ""), fmt, 0)
+    records = read_file(FileInfo(path, "unsplit", ""), fmt, 0, max_record_bytes)
     batches = iter(lambda: list(islice(records, _CHUNK)), [])
     done = list(_ordered_map(partial(_record_batch, opts=opts), batches, jobs))
     problems = [p for _, batch_problems in done for p in batch_problems]
@@ -470,41 +475,60 @@ def split_file(path: str, output_dir: str, ratios: Sequence[float], seed: int = 
     """Split a dataset file into ``output_dir``; the outputs replace any earlier ones only when complete.
 
     ``config`` gives the record format and the L002/L003 options (thresholds, ``num_perm``, ``min_words``).
+    The input is locked (shared) for the run and must not change while it is read: if its size, times or
+    bytes differ at the end, nothing is written.
     """
     config = config or Config()
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise CurateError(f"{path}: no such file")
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise CurateError(f"{output_dir}: exists and is not a directory")
+    outputs = [os.path.join(output_dir, f"{name}.jsonl") for name in SPLIT_NAMES[:len(ratios)]]
+    check_outputs([path], [("output", p) for p in outputs])
+    with StableInputs([path], exclusive=False) as held:
+        return _split_held(path, output_dir, outputs, ratios, seed, config, jobs, held)
+
+
+def _split_held(path, output_dir, outputs, ratios, seed, config, jobs, held) -> SplitReport:
     fmt = config.format
     opts = SplitOptions.from_config(config)
-    plan = plan_split(read_features(path, fmt, opts, jobs), ratios, seed, opts)
-    outputs = [os.path.join(output_dir, f"{name}.jsonl") for name in plan.names]
-    os.makedirs(output_dir, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=output_dir, prefix=".curate-split-")
+    plan = plan_split(read_features(path, fmt, opts, jobs, config.max_record_bytes), ratios, seed, opts)
     try:
+        os.makedirs(output_dir, exist_ok=True)
+        remove_stale(os.path.join(output_dir, STAGING_PREFIX + "*"))  # left by killed runs
+        staging = tempfile.mkdtemp(dir=output_dir, prefix=STAGING_PREFIX)
+    except OSError as exc:
+        raise CurateError(f"{output_dir}: cannot write: {exc.strerror or exc}") from None
+    lock = os.open(staging, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # marks the folder as live for other runs' cleanup
         staged = [os.path.join(staging, os.path.basename(p)) for p in outputs]
         lint_moved = 0
         while True:
-            _write(path, fmt, plan.record_splits(), staged)
+            _write(path, fmt, plan.record_splits(), staged, config.max_record_bytes)
             moved = plan.move_to_train(_lint_leaks(staged, plan, config, jobs))
             if not moved:
                 break
             lint_moved += moved
             plan.settle()
+        held.check_unchanged()
         for src, dst in zip(staged, outputs):
             os.replace(src, dst)
     finally:
+        os.close(lock)
         shutil.rmtree(staging, ignore_errors=True)
     stale = [os.path.join(output_dir, f"{n}.jsonl") for n in SPLIT_NAMES[len(ratios):]]
     return SplitReport(path, plan, outputs, lint_moved, [p for p in stale if os.path.exists(p)])
 
 
-def _write(path: str, fmt: str | None, splits: np.ndarray, outputs: list[str]) -> None:
+def _write(path: str, fmt: str | None, splits: np.ndarray, outputs: list[str], max_record_bytes: int) -> None:
     """Each record's bytes, unchanged (JSON array elements joined onto one line), to its split's file."""
     with ExitStack() as stack:
         files = [stack.enter_context(atomic_writer(p, "wb")) for p in outputs]
-        for rec in read_file(FileInfo(path, "unsplit", ""), fmt, 0):
+        for rec in read_file(FileInfo(path, "unsplit", ""), fmt, 0, max_record_bytes):
+            if rec.index >= len(splits):
+                raise CurateError(f"{path} changed while curate was reading it (it has more records than on the "
+                                  f"first read); nothing was written: run again")
             raw = rec.raw if b"\n" not in rec.raw and b"\r" not in rec.raw else _one_line(rec.raw)
             files[splits[rec.index]].write(raw + b"\n")
 

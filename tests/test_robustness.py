@@ -34,7 +34,7 @@ def test_hostile_lines(tmp_path):
     ]
     path = tmp_path / "train.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    result = lint_paths([str(path)], Config(select=["F001", "F002", "F003"]))
+    result = lint_paths([str(path)], Config(select=["F001", "F002", "F003"], max_record_bytes=64 << 20))
     codes = _codes_by_line(result)
     assert result.records == len(lines)
     assert 1 not in codes
