@@ -197,7 +197,7 @@ def test_the_certificate_never_overwrites_a_data_file(tmp_path, monkeypatch):
     before = Path(data).read_bytes()
     monkeypatch.chdir(tmp_path)
     result = run("lint", "train.jsonl", "--certificate", "./train.jsonl")
-    assert result.exit_code == 2 and "would overwrite the input file" in result.stderr
+    assert result.exit_code == 2 and "--certificate ./train.jsonl is also an input" in result.stderr
     assert Path(data).read_bytes() == before
     (tmp_path / "curate.toml").write_text("select = ['ALL']\n")
     result = run("lint", "train.jsonl", "--certificate", "curate.toml")
