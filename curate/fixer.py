@@ -107,6 +107,38 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
     return report
 
 
+def _plan_removals(plan: _Plan, result, removers: set) -> None:
+    for d in result.diagnostics:
+        if d.code in removers and d.record is not None:
+            plan.to_remove.setdefault(d.record, []).append(d)
+    index = 0
+    for info in stream_order(result.files):
+        plan.first_index.setdefault(info.path, index)
+        plan.split_of.setdefault(info.path, info.split)
+        plan.sha256.setdefault(info.path, info.sha256)
+        index += info.records
+
+
+def check_splittable(path: str, fmt: str | None, max_record_bytes: int) -> None:
+    """Refuse a `.json` file that `fix` cannot split into records exactly: a malformed array
+    element, JSON lines after the array, or a document that is neither an array nor JSON lines."""
+    if not path.lower().endswith((".json", ".json.gz")):
+        return
+    array = None
+    for rec in read_file(FileInfo(path, "unsplit", ""), fmt, 0, max_record_bytes):
+        array = bool(rec.element) if array is None else array
+        problem = None
+        if array and not rec.element:
+            problem = f"JSON lines follow the JSON array at line {rec.line}"
+        elif rec.error:
+            problem = f"{rec.error} at line {rec.line}"
+        elif not array and parse(rec).error:
+            problem = f"line {rec.line} is not a JSON record, and the file is not a JSON array"
+        if problem:
+            raise CurateError(f"{path}: cannot be split into records exactly ({problem}); "
+                              "`curate fix` does not rewrite it")
+
+
 def _fix_file(path, target, plan, rejected, report):
     with atomic_writer(target, "wb") as raw_out:
         out = gzip.open(raw_out, "wb") if target.lower().endswith(".gz") else raw_out
