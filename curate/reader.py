@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
 from curate.errors import CurateError
-from curate.formats import FORMATS, detect
+from curate.formats import detect
 from curate.locks import open_regular
 from curate.records import Record
 

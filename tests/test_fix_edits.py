@@ -89,7 +89,7 @@ def test_minified_array_removal_is_keyed_on_elements(run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "removed 1" in result.output
     assert (tmp_path / "data.json").read_bytes() == b"[" + b",".join([a, b, c]) + b"]"
-    [reject] = [json.loads(line) for line in (tmp_path / "data.rejects.json").read_text().splitlines()]
+    [reject] = [json.loads(line) for line in (tmp_path / "data.rejects.jsonl").read_text().splitlines()]
     assert (reject["line"], reject["element"], reject["record"]) == (1, 4, a.decode())
 
 
