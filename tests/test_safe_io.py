@@ -184,7 +184,7 @@ def test_input_changed_between_lint_and_write_is_refused(run, tmp_path, monkeypa
     edited = None
     line = _error_line(run("fix", "t.jsonl", "--in-place"))
     edited = (tmp_path / "t.jsonl").read_bytes()
-    assert "t.jsonl changed while curate was working on it" in line
+    assert "t.jsonl: the file changed while being fixed; nothing written" in line
     assert [json.loads(x) for x in edited.splitlines()] == [B, A, A, B]  # the edit survives, nothing removed
     assert not (tmp_path / "t.rejects.jsonl").exists()
 
@@ -405,14 +405,14 @@ def test_unreadable_subfolder_is_an_error(run, tmp_path, monkeypatch):
 # Standard output closed or full
 
 
-def test_closed_stdout_is_one_error_line(tmp_path, clean_records):
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path, clean_records):
     write_jsonl(tmp_path / "t.jsonl", clean_records * 50)
     proc = subprocess.Popen([*CURATE, "lint", "t.jsonl", "--no-progress"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc.stdout.close()  # `| head -0`
+    proc.stdout.close()  # `| head -0`: a broken pipe ends the output quietly, with the lint's own exit code
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 2
-    assert err.startswith("error: ") and len(err.splitlines()) == 1, err
+    assert proc.wait(timeout=60) == 0
+    assert err == "", err
 
 
 def test_full_stdout_is_one_error_line(tmp_path, clean_records):
@@ -421,12 +421,12 @@ def test_full_stdout_is_one_error_line(tmp_path, clean_records):
         done = subprocess.run([*CURATE, "lint", "t.jsonl", "--no-progress"], cwd=tmp_path, stdout=full,
                               stderr=subprocess.PIPE, text=True, timeout=60, check=False)
     assert done.returncode == 2
-    assert done.stderr == "error: cannot write to standard output: No space left on device\n"
+    assert done.stderr == "error: cannot write the report to stdout: No space left on device (use -o FILE)\n"
 
 
 def test_train_refuses_a_fifo_as_data(tmp_path):
     os.mkfifo(tmp_path / "train.jsonl")  # the gate and the trainer could read different bytes from it
     done = subprocess.run([*CURATE, "train", "--model", "m", "--data", "train.jsonl", "--output", "out"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 2 and "not a regular file (a FIFO)" in done.stderr, done.stderr
+    assert done.returncode == 2 and "a FIFO, not a regular file" in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()
