@@ -30,6 +30,8 @@ SCHEMA = {
         "fail-on": {"enum": list(SEVERITIES)},
         "format": {"enum": ["openai", "sharegpt", "alpaca"]},
         "tokenizer": {"type": "string"},
+        "exclude": _CODES,
+        "extend-exclude": _CODES,
         "per-file-ignores": {"type": "object", "additionalProperties": _CODES},
         "severity": {"type": "object", "additionalProperties": {"enum": list(SEVERITIES)}},
         "splits": {"type": "object", "additionalProperties": _CODES,
@@ -50,6 +52,8 @@ class Config:
     fail_on: str = "error"
     format: str | None = None
     tokenizer: str | None = None
+    exclude: list | None = None  # None: discovery's default list; globs relative to the config file
+    extend_exclude: list = field(default_factory=list)
     per_file_ignores: dict = field(default_factory=dict)
     severity: dict = field(default_factory=dict)
     splits: dict = field(default_factory=dict)

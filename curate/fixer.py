@@ -14,7 +14,9 @@ from curate.engine import lint_paths
 from curate.errors import CurateError
 from curate.formats import FORMATS
 from curate.parse import parse
-from curate.reader import FileInfo, expand_paths, read_file
+from curate.discovery import expand_paths
+from curate.filetype import check_rewritable
+from curate.reader import FileInfo, read_file
 from curate.registry import load_rules
 
 
@@ -49,7 +51,9 @@ def default_rejects(output: str) -> str:
 def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe: bool,
               output: str | None, rejects: str | None, jobs: int = 1) -> FixReport:
     """Fix `paths` into `output` (one input) or in place; returns what was done."""
-    files = expand_paths(paths)
+    files = expand_paths(paths, config)
+    for path in files:
+        check_rewritable(path, output or path, "fix")
     if output and len(files) != 1:
         raise CurateError("--output takes exactly one input file; use --in-place for several")
     rules = load_rules()

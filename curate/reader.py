@@ -5,16 +5,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
 from curate.errors import CurateError
+from curate.filetype import reopened, sniff
 from curate.formats import FORMATS, detect
 from curate.records import Record
 
-DATASET_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
 DETECT_SAMPLE = 64
 
 
@@ -28,27 +27,6 @@ class FileInfo:
     records: int = 0
     sha256: str = ""
     size: int = 0
-
-
-def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given, and every dataset file (sorted) inside each directory argument."""
-    out: list[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            found = sorted(
-                os.path.join(root, name)
-                for root, dirs, files in os.walk(p)
-                for name in files
-                if name.lower().endswith(DATASET_SUFFIXES)
-            )
-            if not found:
-                raise CurateError(f"{p}: no dataset files (*.jsonl, *.jsonl.gz, *.json) in this directory")
-            out.extend(found)
-        elif os.path.exists(p):
-            out.append(p)
-        else:
-            raise CurateError(f"{p}: no such file or directory")
-    return out
 
 
 class _HashingReader:
@@ -138,8 +116,14 @@ def _detect_format(samples: list[bytes]) -> str:
 
 def read_file(info: FileInfo, forced_format: str | None, start_index: int) -> Iterator[Record]:
     """Stream one file's records; fills `info` (records, sha256, size, format) as it goes."""
+    kind = sniff(info.path)
+    if kind is not None and kind.tabular:
+        from curate.tabular import read_table
+        yield from read_table(info, kind, forced_format, start_index)
+        return
     try:
         raw, hashed, stream = _open(info.path)
+        stream = reopened(kind, info.path, hashed, stream)
     except OSError as exc:
         raise CurateError(f"{info.path}: cannot read: {exc.strerror or exc}") from None
     try:

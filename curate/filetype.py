@@ -1,0 +1,189 @@
+"""What a dataset file is, from its first bytes as well as its name; unsupported files are refused.
+
+A file is a container (JSON lines, a JSON array, Parquet, Arrow IPC file or
+stream, CSV, TSV), possibly inside a compressed stream (gzip, bz2, xz, zstd).
+Content wins over the suffix: a Parquet file named `.jsonl` is read as
+Parquet, and a zip archive or a binary blob is one clear error, never lines of
+text.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+from dataclasses import dataclass
+
+from curate.errors import CurateError
+
+SNIFF_BYTES = 8192
+TABULAR = ("parquet", "arrow", "arrow-stream", "csv", "tsv")
+TEXT_BASES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv")
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
+BINARY_SUFFIXES = (".parquet", ".arrow", ".feather")
+DATASET_SUFFIXES = BINARY_SUFFIXES + tuple(b + c for b in TEXT_BASES for c in ("", *COMPRESSIONS))
+SUPPORTED = ("JSONL/NDJSON and JSON arrays (plain, or gzip, bz2, xz or zstd compressed), Parquet, "
+             "Arrow IPC (file or stream), CSV, TSV, and `datasets` save_to_disk folders")
+MAGIC = [
+    (b"PAR1", "parquet"), (b"ARROW1", "arrow"), (b"\xff\xff\xff\xff", "arrow-stream"),
+    (b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"),
+]
+REFUSED_MAGIC = [
+    (b"PK\x03\x04", "a zip archive"), (b"PK\x05\x06", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"), (b"\x89HDF", "an HDF5 file"),
+    (b"\x93NUMPY", "a NumPy array"), (b"SQLite format 3\x00", "an SQLite database"),
+]
+EXTRAS = {"pyarrow": "parquet", "zstandard": "zstd"}
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """A file's container format and the compression around it (None when plain)."""
+
+    container: str
+    compression: str | None = None
+
+    @property
+    def tabular(self) -> bool:
+        return self.container in TABULAR
+
+    def describe(self) -> str:
+        names = {"jsonl": "JSON lines", "json": "JSON", "parquet": "Parquet", "arrow": "Arrow IPC file",
+                 "arrow-stream": "Arrow IPC stream", "csv": "CSV", "tsv": "TSV"}
+        return names[self.container] + (f" ({self.compression}-compressed)" if self.compression else "")
+
+
+def require(module: str):
+    """Import an optional dependency, or fail with one line naming the extra that installs it."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise CurateError(f"this file needs the `{module}` package: pip install 'curate-sft[{EXTRAS[module]}]'") from None
+
+
+def _magic(head: bytes, table) -> str | None:
+    return next((name for magic, name in table if head.startswith(magic)), None)
+
+
+def _base_name(path: str) -> str:
+    """The file name without a compression suffix."""
+    name = os.path.basename(path).lower()
+    stem, ext = os.path.splitext(name)
+    return stem if ext in COMPRESSIONS else name
+
+
+def _text_container(path: str) -> str:
+    name = _base_name(path)
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(".tsv"):
+        return "tsv"
+    return "json" if name.endswith(".json") else "jsonl"
+
+
+def looks_binary(head: bytes) -> bool:
+    """NUL-heavy bytes: a text line may hold a stray NUL (rule F002), a binary file holds many."""
+    return head.count(0) * 10 > len(head) > 0
+
+
+def refuse(path: str, what: str):
+    raise CurateError(f"{path}: unsupported file format ({what}); curate reads {SUPPORTED}")
+
+
+def sniff(path: str) -> FileKind | None:
+    """The kind of a regular file, from its first bytes and its name; None for non-regular files (left to the reader)."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise CurateError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    refused = _magic(head, REFUSED_MAGIC)
+    if refused:
+        refuse(path, refused)
+    found = _magic(head, MAGIC)
+    if found in TABULAR:
+        return FileKind(found)
+    if found:
+        return FileKind(_text_container(path), found) if _inner_is_text(path, found) else refuse(
+            path, f"{found}-compressed binary data")
+    if os.path.basename(path).lower().endswith(BINARY_SUFFIXES):
+        refuse(path, f"named {os.path.splitext(path)[1]} but its content is not Parquet or Arrow")
+    if looks_binary(head):
+        refuse(path, "binary data")
+    return FileKind(_text_container(path))
+
+
+def _inner_is_text(path: str, compression: str) -> bool:
+    """Whether the start of a compressed stream is text (a compressed tar or Parquet file is not)."""
+    try:
+        with open(path, "rb") as raw:
+            head = decompressed(raw, compression).read(SNIFF_BYTES)
+    except CurateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder error means a corrupt stream
+        raise CurateError(f"{path}: cannot read {compression} stream: {exc}") from None
+    return not looks_binary(head) and _magic(head, MAGIC + REFUSED_MAGIC) is None
+
+
+def decompressed(stream, compression: str):
+    """A readable, line-iterable binary stream of the decompressed bytes of `stream`."""
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=stream, mode="rb")
+    if compression == "bz2":
+        return bz2.BZ2File(stream, "rb")
+    if compression == "xz":
+        return io.BufferedReader(_OSErrors(lzma.LZMAFile(stream, "rb")))
+    zstandard = require("zstandard")
+    return io.BufferedReader(_OSErrors(zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)))
+
+
+def reopened(kind: FileKind | None, path: str, hashed, stream):
+    """The right decompressed stream for `kind`, replacing the one the reader chose by suffix when they differ."""
+    if kind is None or kind.compression == written_compression(path):
+        return stream
+    return decompressed(hashed, kind.compression) if kind.compression else hashed
+
+
+class _OSErrors(io.RawIOBase):
+    """A decompressing reader that raises OSError for corrupt data, as gzip and bz2 do (lzma, zstandard do not)."""
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        try:
+            return self.reader.readinto(buffer)
+        except (EOFError, OSError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - lzma.LZMAError, zstandard.ZstdError
+            raise OSError(f"corrupt compressed data: {exc}") from None
+
+
+def written_compression(path: str) -> str | None:
+    """What `curate fix` writes to a target path: gzip for `.gz`, else plain."""
+    return "gzip" if path.lower().endswith(".gz") else None
+
+
+def check_rewritable(path: str, target: str, command: str) -> None:
+    """Refuse a fix or split that could not write `path`'s format back to `target` exactly."""
+    kind = sniff(path)
+    if kind is None:
+        return
+    if kind.tabular:
+        raise CurateError(f"{path}: `curate {command}` cannot write {kind.describe()} back yet; "
+                          f"lint it as it is, or convert it to JSONL first")
+    if target is not None and os.path.abspath(target) == os.path.abspath(path) and \
+            kind.compression != written_compression(target):
+        raise CurateError(f"{path}: `curate {command}` cannot rewrite {kind.describe()} in place "
+                          f"(it writes plain or .gz JSON lines); use --output FILE.jsonl")
+    if target is not None and os.path.splitext(target.lower())[1] in BINARY_SUFFIXES + (".csv", ".tsv", ".bz2", ".xz", ".zst"):
+        raise CurateError(f"{target}: `curate {command}` writes JSON lines, JSON arrays or gzip; "
+                          f"choose a .jsonl, .json or .gz output")
