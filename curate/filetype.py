@@ -85,8 +85,13 @@ def _text_container(path: str) -> str:
 
 
 def looks_binary(head: bytes) -> bool:
-    """NUL-heavy bytes: a text line may hold a stray NUL (rule F002), a binary file holds many."""
-    return head.count(0) * 10 > len(head) > 0
+    """NUL-heavy or mostly undecodable bytes: a text line may hold a stray NUL or a bad byte (rule F002),
+    a binary file holds many."""
+    if head.count(0) * 10 > len(head):
+        return True
+    text = head.decode("utf-8", errors="replace")
+    bad = sum(ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f") for ch in text)
+    return bad * 10 > len(text) * 3
 
 
 def refuse(path: str, what: str):

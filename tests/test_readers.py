@@ -1,0 +1,230 @@
+"""Tabular and compressed inputs give the findings of the same records in JSONL; other files are refused."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import os
+import zipfile
+
+import pytest
+
+from tests.conftest import write_jsonl
+
+pa = pytest.importorskip("pyarrow")
+import pyarrow.csv as pcsv  # noqa: E402
+import pyarrow.ipc  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+# planted defects: trailing whitespace (F010), a role alias (F006), a weight of 2 (F008), an
+# unknown message key on one message only (F007), two assistants in a row (R), a duplicate (D001)
+CHAT = [
+    {"messages": [{"role": "user", "content": "What is the capital of France?"},
+                  {"role": "assistant", "content": "Paris is the capital of France.  "}]},
+    {"messages": [{"role": "human", "content": "Name a primary colour."},
+                  {"role": "assistant", "content": "Red is a primary colour.", "weight": 2}]},
+    {"messages": [{"role": "user", "content": "How many legs has a spider?", "lang": "en"},
+                  {"role": "assistant", "content": "A spider has eight legs."},
+                  {"role": "assistant", "content": "Eight, to be precise."}]},
+    {"messages": [{"role": "user", "content": "What is the capital of France?"},
+                  {"role": "assistant", "content": "Paris is the capital of France.  "}]},
+    {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Boiling point of water?"},
+                  {"role": "assistant", "content": "100 degrees Celsius at sea level."}]},
+]
+# flat alpaca rows, all text: empty output, surrounding whitespace, a duplicate
+ALPACA = [
+    {"instruction": "Translate 'cat' to French.", "input": "", "output": "chat"},
+    {"instruction": "  Give a synonym of big.", "input": "", "output": "large"},
+    {"instruction": "Sum the numbers.", "input": "2, 3", "output": ""},
+    {"instruction": "Translate 'cat' to French.", "input": "", "output": "chat"},
+    {"instruction": "What is 6 times 7?", "input": "", "output": "42"},
+]
+
+
+def findings(run, path) -> list[tuple]:
+    result = run("lint", path, "--output-format", "json")
+    assert result.exit_code in (0, 1), result.output
+    return [(d["code"], d["line"], d["pointer"]) for d in json.loads(result.output)["diagnostics"]]
+
+
+def write_parquet(path, rows):
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=2)  # several row groups
+    return str(path)
+
+
+def write_arrow_file(path, rows):
+    table = pa.Table.from_pylist(rows)
+    with pa.OSFile(str(path), "wb") as sink, pyarrow.ipc.new_file(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=2):
+            writer.write_batch(batch)
+    return str(path)
+
+
+def write_arrow_stream(path, rows):
+    table = pa.Table.from_pylist(rows)
+    with pa.OSFile(str(path), "wb") as sink, pyarrow.ipc.new_stream(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=2):
+            writer.write_batch(batch)
+    return str(path)
+
+
+def write_csv(path, rows, delimiter=","):
+    pcsv.write_csv(pa.Table.from_pylist(rows), path, pcsv.WriteOptions(delimiter=delimiter))
+    return str(path)
+
+
+def compressed(opener):
+    def write(path, rows):
+        with opener(path, "wt", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+        return str(path)
+    return write
+
+
+def _zst(path, rows):
+    zstandard = pytest.importorskip("zstandard")
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    with open(path, "wb") as f:
+        f.write(zstandard.ZstdCompressor().compress(data))
+    return str(path)
+
+
+WRITERS = {
+    "data.parquet": write_parquet, "data.arrow": write_arrow_file, "stream.arrow": write_arrow_stream,
+    "data.jsonl.gz": compressed(gzip.open), "data.jsonl.bz2": compressed(bz2.open),
+    "data.ndjson.xz": compressed(lzma.open), "data.jsonl.zst": _zst,
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+@pytest.mark.parametrize("rows", [CHAT, ALPACA], ids=["messages", "alpaca"])
+def test_same_findings_as_jsonl(run, tmp_path, name, rows):
+    expected = findings(run, write_jsonl(tmp_path / "data.jsonl", rows))
+    planted = {("F010", 1), ("F006", 2), ("F008", 2), ("F007", 3), ("R003", 3), ("D001", 4)} if rows is CHAT \
+        else {("F010", 2), ("F009", 3), ("D001", 4)}
+    assert planted <= {(c, line) for c, line, _ in expected}
+    assert findings(run, WRITERS[name](tmp_path / name, rows)) == expected
+
+
+@pytest.mark.parametrize("name,delimiter", [("data.csv", ","), ("data.tsv", "\t")])
+def test_csv_and_tsv_give_the_same_findings_as_jsonl(run, tmp_path, name, delimiter):
+    expected = findings(run, write_jsonl(tmp_path / "data.jsonl", ALPACA))
+    assert {("F010", 2, "/instruction"), ("F009", 3, "/output"), ("D001", 4, None)} <= set(expected)
+    assert findings(run, write_csv(tmp_path / name, ALPACA, delimiter)) == expected
+
+
+def test_csv_keeps_numbers_and_quoted_newlines_as_text(run, tmp_path):
+    path = tmp_path / "qa.csv"
+    path.write_text('instruction,input,output\n"Line one\nline two",,42\n', encoding="utf-8")
+    result = run("lint", path, "--select", "F008", "--output-format", "json")
+    body = json.loads(result.output)
+    assert body["summary"]["records"] == 1 and body["diagnostics"] == []  # "42" stays a string
+
+
+def test_content_wins_over_suffix(run, tmp_path):
+    """A Parquet file named .jsonl is read as Parquet, a gzip stream without .gz is decompressed."""
+    expected = findings(run, write_jsonl(tmp_path / "data.jsonl", CHAT))
+    assert findings(run, write_parquet(tmp_path / "mislabelled.jsonl", CHAT)) == expected
+    assert findings(run, compressed(gzip.open)(tmp_path / "packed.jsonl", CHAT)) == expected
+
+
+def test_json_line_is_the_row(run, tmp_path):
+    path = write_parquet(tmp_path / "train.parquet", CHAT)
+    result = run("lint", path, "--select", "D001", "--output-format", "json")
+    [d] = json.loads(result.output)["diagnostics"]
+    assert (d["line"], d["related"]) == (4, [{"path": path, "line": 1}])
+
+
+def _zip(path):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("train.jsonl", json.dumps(CHAT[0]) + "\n")
+    return str(path)
+
+
+def _blob(path):
+    path.write_bytes(bytes(range(256)) * 64)
+    return str(path)
+
+
+def _tar_gz(path):
+    with gzip.open(path, "wb") as f:
+        f.write(b"train.jsonl" + b"\0" * 500 + b"ustar" + b"\0" * 600)
+    return str(path)
+
+
+def _fake_parquet(path):
+    path.write_text(json.dumps(CHAT[0]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+REFUSED = {"train.zip": _zip, "train.jsonl.zip": _zip, "blob.jsonl": _blob, "train.tar.gz": _tar_gz,
+           "archive.jsonl.gz": _tar_gz, "text.parquet": _fake_parquet}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_unsupported_files_are_one_error_line(run, tmp_path, name):
+    path = REFUSED[name](tmp_path / name)
+    before = open(path, "rb").read()
+    for args in (("lint", path), ("fix", path, "--in-place"), ("fix", path, "-o", "out.jsonl")):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {path}: unsupported file format"), result.output
+        assert "Parquet" in lines[0] and "JSONL" in lines[0]
+    assert open(path, "rb").read() == before
+    assert not os.path.exists(tmp_path / "out.jsonl")
+
+
+@pytest.mark.parametrize("name", ["data.parquet", "data.arrow", "stream.arrow"])
+def test_fix_and_split_refuse_tabular_files_and_change_nothing(run, tmp_path, name):
+    path = WRITERS[name](tmp_path / name, CHAT)
+    before = open(path, "rb").read()
+    for args in (("fix", path, "--in-place"), ("fix", path, "-o", tmp_path / "out.jsonl"),
+                 ("split", path, "-o", tmp_path / "splits")):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith(f"error: {path}: `curate {args[0]}` cannot write"), result.output
+        assert ("Parquet" if name.endswith(".parquet") else "Arrow IPC") in result.output
+    assert open(path, "rb").read() == before
+    assert sorted(os.listdir(tmp_path)) == [name]
+
+
+def test_fix_refuses_to_rewrite_a_compression_it_cannot_write(run, tmp_path):
+    path = compressed(bz2.open)(tmp_path / "data.jsonl.bz2", CHAT)
+    before = open(path, "rb").read()
+    result = run("fix", path, "--in-place")
+    assert result.exit_code == 2 and "bz2" in result.output
+    assert open(path, "rb").read() == before
+    result = run("fix", path, "-o", tmp_path / "fixed.jsonl")  # reading it is fine
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "fixed.jsonl").read_text().splitlines()) == 4  # the duplicate went to rejects
+
+
+def test_missing_pyarrow_names_the_extra(run, tmp_path, monkeypatch):
+    import builtins
+    path = write_parquet(tmp_path / "data.parquet", CHAT)
+    real_import = builtins.__import__
+
+    def no_pyarrow(name, *args, **kwargs):
+        if name == "pyarrow" or name.startswith("pyarrow."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+    monkeypatch.delitem(__import__("sys").modules, "pyarrow")
+    result = run("lint", path)
+    assert result.exit_code == 2
+    assert "pip install 'curate-sft[parquet]'" in result.output
+
+
+def test_certificate_covers_tabular_files(run, tmp_path):
+    path = write_parquet(tmp_path / "train.parquet", CHAT[4:])
+    result = run("lint", path, "--select", "F", "--certificate", "cert.json")
+    assert result.exit_code == 0, result.output
+    [entry] = json.loads((tmp_path / "cert.json").read_text())["files"]
+    assert (entry["format"], entry["records"], entry["split"]) == ("openai", 1, "train")
+    assert run("verify", "cert.json").exit_code == 0
+    write_parquet(tmp_path / "train.parquet", CHAT[3:4])
+    assert run("verify", "cert.json").exit_code == 1
