@@ -228,3 +228,66 @@ def test_certificate_covers_tabular_files(run, tmp_path):
     assert run("verify", "cert.json").exit_code == 0
     write_parquet(tmp_path / "train.parquet", CHAT[3:4])
     assert run("verify", "cert.json").exit_code == 1
+
+
+def by_split(run, paths, split_of) -> dict[str, list[tuple]]:
+    result = run("lint", *paths, "--output-format", "json")
+    out: dict[str, list[tuple]] = {}
+    for d in json.loads(result.output)["diagnostics"]:
+        out.setdefault(split_of(d["path"]), []).append((d["code"], d["line"], d["pointer"]))
+    return out
+
+
+def test_dataset_dict_folder_lints_with_its_splits(run, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    held_out = [CHAT[4]]
+    datasets.DatasetDict({"train_sft": datasets.Dataset.from_list(CHAT),
+                          "validation": datasets.Dataset.from_list(held_out)}).save_to_disk(str(tmp_path / "dd"))
+    expected = by_split(run, [write_jsonl(tmp_path / "train.jsonl", CHAT), write_jsonl(tmp_path / "eval.jsonl", held_out)],
+                        lambda p: os.path.basename(p).split(".")[0])
+    assert ("L001", 5, None) in expected["train"]
+    got = by_split(run, ["dd"], lambda p: {"train_sft": "train", "validation": "eval"}[p.split(os.sep)[1]])
+    assert got == expected
+    result = run("lint", "dd", "--select", "F001", "--certificate", "cert.json")
+    files = json.loads((tmp_path / "cert.json").read_text())["files"]
+    assert [(f["path"], f["split"], f["format"], f["records"]) for f in files] == [
+        (os.path.join("dd", "train_sft", "data-00000-of-00001.arrow"), "train", "openai", 5),
+        (os.path.join("dd", "validation", "data-00000-of-00001.arrow"), "eval", "openai", 1)]
+    assert run("verify", "cert.json").exit_code == 0
+    with open(tmp_path / "dd" / "validation" / "data-00000-of-00001.arrow", "r+b") as f:
+        f.seek(-20, os.SEEK_END)
+        byte = f.read(1)
+        f.seek(-20, os.SEEK_END)
+        f.write(bytes([byte[0] ^ 1]))
+    result = run("verify", "cert.json")
+    assert result.exit_code == 1 and "validation" in result.output
+
+
+def test_dataset_folder_is_its_data_files(run, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_list(CHAT).save_to_disk(str(tmp_path / "my_eval_set"), num_shards=2)
+    expected = findings(run, write_jsonl(tmp_path / "eval.jsonl", CHAT))
+    result = run("lint", "my_eval_set", "--output-format", "json")
+    diagnostics = json.loads(result.output)["diagnostics"]
+    shards = sorted({d["path"] for d in diagnostics})
+    assert shards == [os.path.join("my_eval_set", f"data-0000{i}-of-00002.arrow") for i in (0, 1)]
+    rows = {shards[0]: 0, shards[1]: 3}  # 5 rows in 2 shards: 3 and 2
+    assert sorted((d["code"], d["line"] + rows[d["path"]], d["pointer"]) for d in diagnostics
+                  if d["code"] != "D001") == sorted(x for x in expected if x[0] != "D001")
+    from curate.engine import lint_paths
+    assert {f.split for f in lint_paths([str(tmp_path / "my_eval_set")]).files} == {"eval"}
+
+
+def test_hub_style_folder_lints_with_shard_splits(run, tmp_path):
+    os.makedirs(tmp_path / "repo" / "data")
+    data = tmp_path / "repo" / "data"
+    write_parquet(data / "train-00000-of-00002.parquet", CHAT[:3])
+    write_parquet(data / "train-00001-of-00002.parquet", CHAT[3:])
+    write_parquet(data / "validation-00000-of-00001.parquet", [CHAT[4]])
+    (tmp_path / "repo" / "README.md").write_text("---\nconfigs: []\n---\n")
+    (tmp_path / "repo" / ".gitattributes").write_text("*.parquet filter=lfs\n")
+    result = run("lint", "repo", "--select", "D001,L001", "--output-format", "json")
+    found = [(os.path.basename(d["path"]), d["code"], d["line"], [(os.path.basename(r["path"]), r["line"])
+              for r in d["related"]]) for d in json.loads(result.output)["diagnostics"]]
+    assert found == [("train-00001-of-00002.parquet", "D001", 1, [("train-00000-of-00002.parquet", 1)]),
+                     ("train-00001-of-00002.parquet", "L001", 2, [("validation-00000-of-00001.parquet", 1)])]
