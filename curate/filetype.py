@@ -23,6 +23,7 @@ TABULAR = ("parquet", "arrow", "arrow-stream", "csv", "tsv")
 TEXT_BASES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv")
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 BINARY_SUFFIXES = (".parquet", ".arrow", ".feather")
+JSON_SUFFIXES = tuple(".json" + c for c in ("", *COMPRESSIONS))
 DATASET_SUFFIXES = BINARY_SUFFIXES + tuple(b + c for b in TEXT_BASES for c in ("", *COMPRESSIONS))
 SUPPORTED = ("JSONL/NDJSON and JSON arrays (plain, or gzip, bz2, xz or zstd compressed), Parquet, "
              "Arrow IPC (file or stream), CSV, TSV, and `datasets` save_to_disk folders")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from curate.errors import CurateError
-from curate.filetype import reopened, sniff
+from curate.filetype import JSON_SUFFIXES, reopened, sniff
 from curate.formats import FORMATS, detect
 from curate.records import Record
 
@@ -137,7 +137,7 @@ def read_file(info: FileInfo, forced_format: str | None, start_index: int) -> It
 
 
 def _records(info: FileInfo, stream, forced_format: str | None, start_index: int) -> Iterator[Record]:
-    if info.path.lower().endswith((".json", ".json.gz")):
+    if info.path.lower().endswith(JSON_SUFFIXES):
         whole = stream.read()
         if whole.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
             items = _peek(_json_array_elements(whole))

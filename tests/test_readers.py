@@ -123,6 +123,15 @@ def test_csv_keeps_numbers_and_quoted_newlines_as_text(run, tmp_path):
     assert body["summary"]["records"] == 1 and body["diagnostics"] == []  # "42" stays a string
 
 
+@pytest.mark.parametrize("name,opener", [("data.json.bz2", bz2.open), ("data.json.xz", lzma.open)])
+def test_compressed_json_array(run, tmp_path, name, opener):
+    expected = findings(run, write_jsonl(tmp_path / "data.jsonl", CHAT))
+    with opener(tmp_path / name, "wt", encoding="utf-8") as f:
+        f.write("[\n" + ",\n".join(json.dumps(r) for r in CHAT) + "\n]\n")
+    got = [(c, line - 1, p) for c, line, p in findings(run, str(tmp_path / name)) if c != "Q001"]  # "[" is line 1
+    assert got == [x for x in expected if x[0] != "Q001"] and len(got) > 5
+
+
 def test_content_wins_over_suffix(run, tmp_path):
     """A Parquet file named .jsonl is read as Parquet, a gzip stream without .gz is decompressed."""
     expected = findings(run, write_jsonl(tmp_path / "data.jsonl", CHAT))
