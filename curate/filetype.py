@@ -14,6 +14,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 from dataclasses import dataclass
 
 from curate.errors import CurateError
@@ -27,10 +28,11 @@ JSON_SUFFIXES = tuple(".json" + c for c in ("", *COMPRESSIONS))
 DATASET_SUFFIXES = BINARY_SUFFIXES + tuple(b + c for b in TEXT_BASES for c in ("", *COMPRESSIONS))
 SUPPORTED = ("JSONL/NDJSON and JSON arrays (plain, or gzip, bz2, xz or zstd compressed), Parquet, "
              "Arrow IPC (file or stream), CSV, TSV, and `datasets` save_to_disk folders")
-MAGIC = [
-    (b"PAR1", "parquet"), (b"ARROW1", "arrow"), (b"\xff\xff\xff\xff", "arrow-stream"),
-    (b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"),
+MAGIC = [  # long enough that no line of text starts with one (Parquet also ends with its magic)
+    (b"ARROW1\x00\x00", "arrow"), (b"\xff\xff\xff\xff", "arrow-stream"), (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"),
 ]
+BZ2_MAGIC = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
 REFUSED_MAGIC = [
     (b"PK\x03\x04", "a zip archive"), (b"PK\x05\x06", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
     (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"), (b"\x89HDF", "an HDF5 file"),
@@ -66,7 +68,18 @@ def require(module: str):
 
 
 def _magic(head: bytes, table) -> str | None:
+    if table is MAGIC and BZ2_MAGIC.match(head):
+        return "bz2"
     return next((name for magic, name in table if head.startswith(magic)), None)
+
+
+def _is_parquet(path: str, head: bytes) -> bool:
+    """Parquet starts and ends with `PAR1` (a text line may start with it, a file rarely ends with it too)."""
+    if not head.startswith(b"PAR1"):
+        return False
+    with open(path, "rb") as f:
+        f.seek(-4, os.SEEK_END)
+        return f.read(4) == b"PAR1" and f.tell() >= 12
 
 
 def _base_name(path: str) -> str:
@@ -106,6 +119,8 @@ def sniff(path: str) -> FileKind | None:
     try:
         with open(path, "rb") as f:
             head = f.read(SNIFF_BYTES)
+        if _is_parquet(path, head):
+            return FileKind("parquet")
     except OSError as exc:
         raise CurateError(f"{path}: cannot read: {exc.strerror or exc}") from None
     refused = _magic(head, REFUSED_MAGIC)
@@ -133,7 +148,7 @@ def _inner_is_text(path: str, compression: str) -> bool:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder error means a corrupt stream
         raise CurateError(f"{path}: cannot read {compression} stream: {exc}") from None
-    return not looks_binary(head) and _magic(head, MAGIC + REFUSED_MAGIC) is None
+    return not looks_binary(head) and _magic(head, MAGIC) is None and _magic(head, REFUSED_MAGIC) is None
 
 
 def decompressed(stream, compression: str):

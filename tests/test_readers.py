@@ -139,6 +139,12 @@ def test_content_wins_over_suffix(run, tmp_path):
     assert findings(run, compressed(gzip.open)(tmp_path / "packed.jsonl", CHAT)) == expected
 
 
+@pytest.mark.parametrize("first", ["PAR1 not parquet", "BZh91AY not bz2", "ARROW1 not arrow"])
+def test_text_that_starts_like_a_magic_number_is_text(run, tmp_path, first):
+    path = write_jsonl(tmp_path / "data.jsonl", [first, CHAT[4]])
+    assert findings(run, path)[:1] == [("F001", 1, None)]
+
+
 def test_json_line_is_the_row(run, tmp_path):
     path = write_parquet(tmp_path / "train.parquet", CHAT)
     result = run("lint", path, "--select", "D001", "--output-format", "json")
