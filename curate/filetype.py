@@ -193,18 +193,24 @@ def written_compression(path: str) -> str | None:
     return "gzip" if path.lower().endswith(".gz") else None
 
 
-def check_rewritable(path: str, target: str, command: str) -> None:
-    """Refuse a fix or split that could not write `path`'s format back to `target` exactly."""
+def check_rewritable(path: str, target: str | None, command: str) -> None:
+    """Refuse a fix (to `target`) or a split (no target) that could not write `path`'s format back exactly.
+
+    `curate fix` writes JSON lines, JSON arrays and gzip, and Parquet from Parquet.
+    """
     kind = sniff(path)
     if kind is None:
         return
+    in_place = target is not None and os.path.abspath(target) == os.path.abspath(path)
+    if kind.container == "parquet" and (in_place or str(target).lower().endswith(".parquet")):
+        return
     if kind.tabular:
-        raise CurateError(f"{path}: `curate {command}` cannot write {kind.describe()} back yet; "
+        also = "; Parquet is fixed into Parquet (--in-place or -o FILE.parquet)" if kind.container == "parquet" else ""
+        raise CurateError(f"{path}: `curate {command}` cannot write {kind.describe()} back{also}; "
                           f"lint it as it is, or convert it to JSONL first")
-    if target is not None and os.path.abspath(target) == os.path.abspath(path) and \
-            kind.compression != written_compression(target):
+    if in_place and kind.compression != written_compression(target):
         raise CurateError(f"{path}: `curate {command}` cannot rewrite {kind.describe()} in place "
                           f"(it writes plain or .gz JSON lines); use --output FILE.jsonl")
     if target is not None and os.path.splitext(target.lower())[1] in BINARY_SUFFIXES + (".csv", ".tsv", ".bz2", ".xz", ".zst"):
-        raise CurateError(f"{target}: `curate {command}` writes JSON lines, JSON arrays or gzip; "
-                          f"choose a .jsonl, .json or .gz output")
+        raise CurateError(f"{target}: `curate {command}` writes JSON lines, JSON arrays or gzip (and Parquet from "
+                          f"Parquet); choose a .jsonl, .json or .gz output")

@@ -13,6 +13,7 @@ from curate.config import Config
 from curate.engine import lint_paths
 from curate.errors import CurateError
 from curate.formats import FORMATS
+from curate.parquet_fix import fix_parquet, is_parquet
 from curate.parse import parse
 from curate.discovery import expand_paths
 from curate.filetype import check_rewritable
@@ -45,7 +46,7 @@ class FixReport:
 def default_rejects(output: str) -> str:
     base = output[:-3] if output.endswith(".gz") else output
     stem, ext = os.path.splitext(base)
-    return f"{stem}.rejects{ext or '.jsonl'}"
+    return f"{stem}.rejects{ext if ext in ('.jsonl', '.ndjson', '.json') else '.jsonl'}"
 
 
 def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe: bool,
@@ -71,7 +72,7 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
     with atomic_writer(report.rejects) as rejected:
         for path in files:
             target = output or path
-            _fix_file(path, target, config, editors, to_remove, rejected, report)
+            (fix_parquet if is_parquet(path) else _fix_file)(path, target, config, editors, to_remove, rejected, report)
             report.outputs.append(target)
     if not report.removed:
         os.unlink(report.rejects)

@@ -38,10 +38,10 @@ def read_table(info: FileInfo, kind: FileKind, forced_format: str | None, start_
     try:
         for rows in _batches(info.path, kind):
             if not info.format:
-                info.format = forced_format or _detect_format(rows)
+                info.format = forced_format or rows_format(rows)
             for data in rows:
                 row += 1
-                raw = json.dumps(_clean(data), ensure_ascii=False, default=_json_default).encode("utf-8")
+                raw = row_json(data)
                 yield Record(info.path, row, info.split, raw, index=index, fmt=info.format)
                 index += 1
                 info.records += 1
@@ -117,7 +117,13 @@ def _csv_source(path: str, kind: FileKind):
             yield stream
 
 
-def _detect_format(rows: list[dict]) -> str:
+def row_json(row: dict) -> bytes:
+    """A row as the JSON object a rule reads (see the module docstring)."""
+    return json.dumps(_clean(row), ensure_ascii=False, default=_json_default).encode("utf-8")
+
+
+def rows_format(rows: list[dict]) -> str:
+    """The record format most of the first rows look like (openai when none)."""
     votes = Counter(detect(_clean(r)) for r in rows[:DETECT_SAMPLE])
     votes.pop(None, None)
     return votes.most_common(1)[0][0] if votes else "openai"

@@ -192,16 +192,18 @@ def test_unsupported_files_are_one_error_line(run, tmp_path, name):
     assert not os.path.exists(tmp_path / "out.jsonl")
 
 
-@pytest.mark.parametrize("name", ["data.parquet", "data.arrow", "stream.arrow"])
-def test_fix_and_split_refuse_tabular_files_and_change_nothing(run, tmp_path, name):
-    path = WRITERS[name](tmp_path / name, CHAT)
+@pytest.mark.parametrize("name", ["data.parquet", "data.arrow", "stream.arrow", "data.csv"])
+def test_fix_and_split_refuse_what_they_cannot_write_back_and_change_nothing(run, tmp_path, name):
+    path = (WRITERS.get(name) or write_csv)(tmp_path / name, CHAT if name != "data.csv" else ALPACA)
     before = open(path, "rb").read()
-    for args in (("fix", path, "--in-place"), ("fix", path, "-o", tmp_path / "out.jsonl"),
-                 ("split", path, "-o", tmp_path / "splits")):
+    attempts = [("fix", path, "-o", tmp_path / "out.jsonl"), ("split", path, "-o", tmp_path / "splits")]
+    if name != "data.parquet":
+        attempts.append(("fix", path, "--in-place"))
+    for args in attempts:
         result = run(*args)
         assert result.exit_code == 2, (args, result.output)
         assert result.output.startswith(f"error: {path}: `curate {args[0]}` cannot write"), result.output
-        assert ("Parquet" if name.endswith(".parquet") else "Arrow IPC") in result.output
+        assert {"data.parquet": "Parquet", "data.csv": "CSV"}.get(name, "Arrow IPC") in result.output
     assert open(path, "rb").read() == before
     assert sorted(os.listdir(tmp_path)) == [name]
 
@@ -306,3 +308,37 @@ def test_hub_style_folder_lints_with_shard_splits(run, tmp_path):
               for r in d["related"]]) for d in json.loads(result.output)["diagnostics"]]
     assert found == [("train-00001-of-00002.parquet", "D001", 1, [("train-00000-of-00002.parquet", 1)]),
                      ("train-00001-of-00002.parquet", "L001", 2, [("validation-00000-of-00001.parquet", 1)])]
+
+
+def test_fix_writes_parquet_back_with_its_schema_and_loses_nothing(run, tmp_path):
+    import datetime
+    rows = [dict(r, id=i, blob=bytes([0, 255, i]), day=datetime.date(2024, 1, 1 + i)) for i, r in enumerate(CHAT)]
+    table = pa.Table.from_pylist(rows).replace_schema_metadata({"huggingface": '{"info": {}}'})
+    path = tmp_path / "train.parquet"
+    pq.write_table(table, path, row_group_size=2)
+    schema, original = pq.read_schema(path), pq.read_table(path).to_pylist()
+    result = run("fix", path, "--in-place")
+    assert result.exit_code == 0, result.output
+    assert "Read 5 records: kept 4 (2 changed), removed 1." in result.output
+    fixed = pq.read_table(path)
+    assert fixed.schema.equals(schema, check_metadata=True) and b"huggingface" in schema.metadata
+    got = fixed.to_pylist()
+    assert [r["id"] for r in got] == [0, 1, 2, 4]  # the duplicate of row 1 is removed
+    assert got[0]["messages"][1]["content"] == "Paris is the capital of France."  # F010
+    assert got[1]["messages"][0]["role"] == "user"  # F006
+    assert got[2] == original[2] and got[3] == original[4]  # untouched rows, binary and dates included
+    [reject] = [json.loads(line) for line in (tmp_path / "train.rejects.jsonl").read_text().splitlines()]
+    assert (reject["line"], reject["code"], reject["related"]) == (4, "D001", [{"path": str(path), "line": 1}])
+    assert json.loads(reject["record"])["id"] == 3
+    assert not {code for code, _, _ in findings(run, str(path))} & {"F006", "F010", "D001"}
+
+
+def test_fix_parquet_to_another_parquet_only(run, tmp_path):
+    path = write_parquet(tmp_path / "train.parquet", CHAT)
+    before = open(path, "rb").read()
+    assert run("fix", path, "-o", "fixed.parquet").exit_code == 0
+    assert pq.read_table(tmp_path / "fixed.parquet").num_rows == 4 and open(path, "rb").read() == before
+    jsonl = write_jsonl(tmp_path / "train.jsonl", CHAT)
+    result = run("fix", jsonl, "-o", "fixed2.parquet")
+    assert result.exit_code == 2 and "choose a .jsonl, .json or .gz output" in result.output
+    assert not os.path.exists(tmp_path / "fixed2.parquet")
