@@ -38,6 +38,7 @@ REFUSED_MAGIC = [
     (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"), (b"\x89HDF", "an HDF5 file"),
     (b"\x93NUMPY", "a NumPy array"), (b"SQLite format 3\x00", "an SQLite database"),
 ]
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 EXTRAS = {"pyarrow": "parquet", "zstandard": "zstd"}
 
 
@@ -123,6 +124,8 @@ def sniff(path: str) -> FileKind | None:
             return FileKind("parquet")
     except OSError as exc:
         raise CurateError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if head.startswith(LFS_POINTER):
+        raise CurateError(f"{path}: a Git LFS pointer file, not the data itself; fetch the data with `git lfs pull`")
     refused = _magic(head, REFUSED_MAGIC)
     if refused:
         refuse(path, refused)

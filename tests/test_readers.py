@@ -342,3 +342,14 @@ def test_fix_parquet_to_another_parquet_only(run, tmp_path):
     result = run("fix", jsonl, "-o", "fixed2.parquet")
     assert result.exit_code == 2 and "choose a .jsonl, .json or .gz output" in result.output
     assert not os.path.exists(tmp_path / "fixed2.parquet")
+
+
+@pytest.mark.parametrize("name", ["data/train-00000-of-00001.parquet", "train.jsonl"])
+def test_git_lfs_pointer_says_to_pull_the_data(run, tmp_path, name):
+    """A dataset repository cloned without git-lfs holds pointer files where the data should be."""
+    os.makedirs(tmp_path / "data", exist_ok=True)
+    (tmp_path / name).write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "a" * 64 + "\nsize 15096\n")
+    result = run("lint", ".")
+    assert result.exit_code == 2
+    assert result.output == f"error: {os.path.join('.', name)}: a Git LFS pointer file, not the data itself; " \
+                            "fetch the data with `git lfs pull`\n"
