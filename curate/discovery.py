@@ -4,10 +4,11 @@ A directory is walked the way ruff walks a project: hidden files and folders,
 virtual environments (any folder holding `pyvenv.cfg`), `node_modules`,
 `__pycache__` and the `exclude` / `extend-exclude` / `--exclude` globs are
 skipped, `.gitignore` files are honoured, and curate's own rejects files and
-pretty-printed JSON documents (certificates, baselines, metadata) are never
-taken for data. A `datasets` save_to_disk folder stands for its data files, in
-shard order; a `DatasetDict` folder for the data files of its splits. A file
-named explicitly is always read.
+`.json` files that hold one document rather than records (a certificate, a
+baseline, a model's `config.json` or `vocab.json`, a word list) are never taken
+for data. A `datasets` save_to_disk folder stands for its data files, in shard
+order; a `DatasetDict` folder for the data files of its splits. A file named
+explicitly is always read.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from curate.errors import CurateError
 from curate.excludes import Excludes, GitIgnores
-from curate.filetype import DATASET_SUFFIXES, COMPRESSIONS, decompressed
+from curate.filetype import COMPRESSIONS, DATASET_SUFFIXES, decompressed
 from curate.splits import split_of_folder, split_of_words
 
 DATASET_STATE, DATASET_INFO, DATASET_DICT = "state.json", "dataset_info.json", "dataset_dict.json"
@@ -103,7 +104,7 @@ def _keep_file(path: str, excludes: Excludes, ignores: GitIgnores) -> bool:
         return False
     if excludes.excluded(path, False) or ignores.ignored(path, False):
         return False
-    return not _base(lower).endswith(".json") or not _single_json_document(path)
+    return not _base(lower).endswith(".json") or not _json_document(path)
 
 
 def _base(name: str) -> str:
@@ -111,18 +112,37 @@ def _base(name: str) -> str:
     return stem if ext in COMPRESSIONS else name
 
 
-def _single_json_document(path: str) -> bool:
-    """A `.json` file whose first line is a lone `{`: one pretty-printed object (a certificate,
-    a baseline, a metadata file), not JSON lines or an array of records."""
+def _json_document(path: str) -> bool:
+    """A `.json` file that is one JSON document rather than records: a pretty-printed or one-line object
+    (a certificate, a baseline, `config.json`, `vocab.json`) or an array of non-objects (a word list).
+
+    JSON lines (two or more lines) and arrays of objects are records; so is anything that is not JSON at
+    all, for the reader to report.
+    """
     compression = COMPRESSIONS.get(os.path.splitext(path.lower())[1])
     try:
         with open(path, "rb") as raw:
             stream = decompressed(raw, compression) if compression else raw
-            head = stream.read(1 << 12)
+            head = stream.read(1 << 12).lstrip(b"\xef\xbb\xbf \t\r\n")
+            if head.startswith(b"["):
+                return head[1:].lstrip()[:1] not in (b"{", b"]")
+            if not head.startswith(b"{"):
+                return False
+            first, newline, rest = head.partition(b"\n")
+            if first.strip() == b"{":
+                return True
+            while not newline:  # the first line goes on: read to its end
+                block = stream.read(1 << 20)
+                if not block:
+                    return True
+                first, newline, rest = block.partition(b"\n")
+            while not rest.strip():  # anything after the first line?
+                rest = stream.read(1 << 20)
+                if not rest:
+                    return True
+            return False
     except (OSError, EOFError, CurateError):
         return False  # the reader reports it
-    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
-    return first.strip() == b"{"
 
 
 def dataset_files(folder: str, names: list[str]) -> list[str] | None:

@@ -33,6 +33,19 @@ def test_skips_environments_hidden_and_curate_files(tmp_path):
     assert names(tmp_path) == ["array.json", os.path.join("sub", "x.jsonl"), "train.jsonl"]
 
 
+def test_json_documents_are_not_records(tmp_path):
+    """Model folders beside the data hold config.json, vocab.json, word lists: one document each."""
+    (tmp_path / "vocab.json").write_text(json.dumps({f"tok{i}": i for i in range(5000)}))  # one long line
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2"}, indent=2))
+    (tmp_path / "words.json").write_text(json.dumps(["corny", "align"], indent=4))
+    (tmp_path / "lines.json").write_text("".join(json.dumps(r) + "\n" for r in REC * 2))
+    (tmp_path / "records.json").write_text(json.dumps(REC))
+    (tmp_path / "empty.json").write_text("[]")
+    (tmp_path / "broken.json").write_text("not json at all\n")
+    assert names(tmp_path) == ["broken.json", "empty.json", "lines.json", "records.json"]
+    assert expand_paths([str(tmp_path / "vocab.json")]) == [str(tmp_path / "vocab.json")]  # named: read
+
+
 def test_honours_gitignore_with_negation_in_a_nested_file(tmp_path):
     (tmp_path / ".git").mkdir()
     (tmp_path / ".gitignore").write_text("raw/\n*.tmp.jsonl\ndata/*.jsonl\n")
