@@ -102,8 +102,8 @@ def _keep_file(path: str, excludes: Excludes, ignores: GitIgnores) -> bool:
     lower = name.lower()
     if name.startswith(".") or not lower.endswith(DATASET_SUFFIXES) or ".rejects." in lower:
         return False
-    if excludes.excluded(path, False) or ignores.ignored(path, False):
-        return False
+    if excludes.excluded(path, False) or ignores.ignored(path, False) or not os.path.isfile(path):
+        return False  # not a regular file: a FIFO or device found by the walk is never opened
     return not _base(lower).endswith(".json") or not _json_document(path)
 
 

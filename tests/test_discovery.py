@@ -44,6 +44,8 @@ def test_json_documents_are_not_records(tmp_path):
     (tmp_path / "broken.json").write_text("not json at all\n")
     assert names(tmp_path) == ["broken.json", "empty.json", "lines.json", "records.json"]
     assert expand_paths([str(tmp_path / "vocab.json")]) == [str(tmp_path / "vocab.json")]  # named: read
+    os.mkfifo(tmp_path / "pipe.jsonl")  # skipped by the walk, never opened (it would block)
+    assert "pipe.jsonl" not in names(tmp_path)
 
 
 def test_honours_gitignore_with_negation_in_a_nested_file(tmp_path):
