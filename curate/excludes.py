@@ -41,11 +41,11 @@ class Excludes:
     @classmethod
     def from_config(cls, config) -> "Excludes":
         """The default list, or the config's `exclude`, plus `extend-exclude` (relative to the config file)."""
-        base = os.path.dirname(os.path.abspath(config.source)) if config is not None and config.source else os.getcwd()
-        exclude = getattr(config, "exclude", None)
-        patterns = [(p, base) for p in (DEFAULT_EXCLUDE if exclude is None else exclude)]
-        patterns += [(p, base) for p in getattr(config, "extend_exclude", None) or ()]
-        return cls(patterns)
+        if config is None:
+            return cls([(p, os.getcwd()) for p in DEFAULT_EXCLUDE])
+        base = os.path.dirname(os.path.abspath(config.source)) if config.source else os.getcwd()
+        exclude = DEFAULT_EXCLUDE if config.exclude is None else config.exclude
+        return cls([(p, base) for p in [*exclude, *config.extend_exclude]])
 
     def excluded(self, path: str, is_dir: bool) -> bool:
         slash = "/" if is_dir else ""
