@@ -10,8 +10,8 @@ from typing import Iterable, Iterator
 
 from curate.config import Config
 from curate.diagnostics import Diagnostic, Finding, Summary, at_or_above
-from curate.parse import parse
 from curate.discovery import discover
+from curate.parse import parse
 from curate.reader import FileInfo, read_file
 from curate.records import Record, RecordRef
 from curate.registry import FEATURES, Rule, load_rules

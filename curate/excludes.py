@@ -39,7 +39,7 @@ class Excludes:
         self.names, self.anchored = _spec(names), _spec(anchored)
 
     @classmethod
-    def from_config(cls, config) -> "Excludes":
+    def from_config(cls, config) -> Excludes:
         """The default list, or the config's `exclude`, plus `extend-exclude` (relative to the config file)."""
         if config is None:
             return cls([(p, os.getcwd()) for p in DEFAULT_EXCLUDE])

@@ -211,7 +211,7 @@ def check_rewritable(path: str, target: str | None, command: str) -> None:
         also = "; Parquet is fixed into Parquet (--in-place or -o FILE.parquet)" if kind.container == "parquet" else ""
         raise CurateError(f"{path}: `curate {command}` cannot write {kind.describe()} back{also}; "
                           f"lint it as it is, or convert it to JSONL first")
-    if in_place and kind.compression != written_compression(target):
+    if in_place and kind.compression != written_compression(path):
         raise CurateError(f"{path}: `curate {command}` cannot rewrite {kind.describe()} in place "
                           f"(it writes plain or .gz JSON lines); use --output FILE.jsonl")
     if target is not None and os.path.splitext(target.lower())[1] in BINARY_SUFFIXES + (".csv", ".tsv", ".bz2", ".xz", ".zst"):

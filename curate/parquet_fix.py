@@ -59,7 +59,7 @@ def _reject(rejected, path: str, row: int, finding, data: dict, report) -> None:
 
 
 def _edit(data: dict, fmt, editors, report) -> None:
-    applied = defaultdict(int)
+    applied: defaultdict[str, int] = defaultdict(int)
     for rule in editors:
         if rule.fix(data, fmt):
             applied[rule.code] += 1

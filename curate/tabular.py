@@ -18,7 +18,7 @@ import json
 import math
 import os
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 from curate.certificate import file_sha256
 from curate.errors import CurateError
@@ -126,7 +126,7 @@ def rows_format(rows: list[dict]) -> str:
     """The record format most of the first rows look like (openai when none)."""
     votes = Counter(detect(_clean(r)) for r in rows[:DETECT_SAMPLE])
     votes.pop(None, None)
-    return votes.most_common(1)[0][0] if votes else "openai"
+    return str(votes.most_common(1)[0][0]) if votes else "openai"
 
 
 def _clean(value):

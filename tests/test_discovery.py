@@ -8,7 +8,6 @@ import os
 from curate.config import Config
 from curate.discovery import discover, expand_paths
 from curate.engine import lint_paths
-from curate.errors import CurateError
 from tests.conftest import conv, write_jsonl
 
 REC = [conv("What is two plus two?", "Two plus two is four.")]

@@ -8,15 +8,16 @@ import json
 import lzma
 import os
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import write_jsonl
 
 pa = pytest.importorskip("pyarrow")
-import pyarrow.csv as pcsv  # noqa: E402
-import pyarrow.ipc  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
+import pyarrow.csv as pcsv
+import pyarrow.ipc
+import pyarrow.parquet as pq
 
 # planted defects: trailing whitespace (F010), a role alias (F006), a weight of 2 (F008), an
 # unknown message key on one message only (F007), two assistants in a row (R), a duplicate (D001)
@@ -181,21 +182,21 @@ REFUSED = {"train.zip": _zip, "train.jsonl.zip": _zip, "blob.jsonl": _blob, "tra
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_unsupported_files_are_one_error_line(run, tmp_path, name):
     path = REFUSED[name](tmp_path / name)
-    before = open(path, "rb").read()
+    before = Path(path).read_bytes()
     for args in (("lint", path), ("fix", path, "--in-place"), ("fix", path, "-o", "out.jsonl")):
         result = run(*args)
         assert result.exit_code == 2, (args, result.output)
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"error: {path}: unsupported file format"), result.output
         assert "Parquet" in lines[0] and "JSONL" in lines[0]
-    assert open(path, "rb").read() == before
+    assert Path(path).read_bytes() == before
     assert not os.path.exists(tmp_path / "out.jsonl")
 
 
 @pytest.mark.parametrize("name", ["data.parquet", "data.arrow", "stream.arrow", "data.csv"])
 def test_fix_and_split_refuse_what_they_cannot_write_back_and_change_nothing(run, tmp_path, name):
     path = (WRITERS.get(name) or write_csv)(tmp_path / name, CHAT if name != "data.csv" else ALPACA)
-    before = open(path, "rb").read()
+    before = Path(path).read_bytes()
     attempts = [("fix", path, "-o", tmp_path / "out.jsonl"), ("split", path, "-o", tmp_path / "splits")]
     if name != "data.parquet":
         attempts.append(("fix", path, "--in-place"))
@@ -204,16 +205,16 @@ def test_fix_and_split_refuse_what_they_cannot_write_back_and_change_nothing(run
         assert result.exit_code == 2, (args, result.output)
         assert result.output.startswith(f"error: {path}: `curate {args[0]}` cannot write"), result.output
         assert {"data.parquet": "Parquet", "data.csv": "CSV"}.get(name, "Arrow IPC") in result.output
-    assert open(path, "rb").read() == before
+    assert Path(path).read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == [name]
 
 
 def test_fix_refuses_to_rewrite_a_compression_it_cannot_write(run, tmp_path):
     path = compressed(bz2.open)(tmp_path / "data.jsonl.bz2", CHAT)
-    before = open(path, "rb").read()
+    before = Path(path).read_bytes()
     result = run("fix", path, "--in-place")
     assert result.exit_code == 2 and "bz2" in result.output
-    assert open(path, "rb").read() == before
+    assert Path(path).read_bytes() == before
     result = run("fix", path, "-o", tmp_path / "fixed.jsonl")  # reading it is fine
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "fixed.jsonl").read_text().splitlines()) == 4  # the duplicate went to rejects
@@ -335,9 +336,9 @@ def test_fix_writes_parquet_back_with_its_schema_and_loses_nothing(run, tmp_path
 
 def test_fix_parquet_to_another_parquet_only(run, tmp_path):
     path = write_parquet(tmp_path / "train.parquet", CHAT)
-    before = open(path, "rb").read()
+    before = Path(path).read_bytes()
     assert run("fix", path, "-o", "fixed.parquet").exit_code == 0
-    assert pq.read_table(tmp_path / "fixed.parquet").num_rows == 4 and open(path, "rb").read() == before
+    assert pq.read_table(tmp_path / "fixed.parquet").num_rows == 4 and Path(path).read_bytes() == before
     jsonl = write_jsonl(tmp_path / "train.jsonl", CHAT)
     result = run("fix", jsonl, "-o", "fixed2.parquet")
     assert result.exit_code == 2 and "choose a .jsonl, .json or .gz output" in result.output
