@@ -99,7 +99,7 @@ def _csv_batches(path: str, kind: FileKind) -> Iterator[list[dict]]:
         return
     with _csv_source(path, kind) as f:
         reader = pcsv.open_csv(
-            f, read_options=pcsv.ReadOptions(block_size=1 << 20),
+            f, read_options=pcsv.ReadOptions(block_size=1 << 24),  # a row must fit in one block
             parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(column_types={name: pa.string() for name in header},
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))

@@ -109,11 +109,15 @@ def test_same_findings_as_jsonl(run, tmp_path, name, rows):
     assert findings(run, WRITERS[name](tmp_path / name, rows)) == expected
 
 
-@pytest.mark.parametrize("name,delimiter", [("data.csv", ","), ("data.tsv", "\t")])
+@pytest.mark.parametrize("name,delimiter", [("data.csv", ","), ("data.tsv", "\t"), ("data.csv.gz", ",")])
 def test_csv_and_tsv_give_the_same_findings_as_jsonl(run, tmp_path, name, delimiter):
     expected = findings(run, write_jsonl(tmp_path / "data.jsonl", ALPACA))
     assert {("F010", 2, "/instruction"), ("F009", 3, "/output"), ("D001", 4, None)} <= set(expected)
-    assert findings(run, write_csv(tmp_path / name, ALPACA, delimiter)) == expected
+    path = write_csv(tmp_path / "plain", ALPACA, delimiter)
+    data = Path(path).read_bytes()
+    with (gzip.open if name.endswith(".gz") else open)(tmp_path / name, "wb") as f:
+        f.write(data)
+    assert findings(run, str(tmp_path / name)) == expected
 
 
 def test_csv_keeps_numbers_and_quoted_newlines_as_text(run, tmp_path):
