@@ -15,7 +15,7 @@ from collections import defaultdict
 from curate.atomic import atomic_writer
 from curate.filetype import require, sniff
 from curate.formats import FORMATS
-from curate.tabular import BATCH_ROWS, row_json, rows_format
+from curate.tabular import parquet_batches, row_json, rows_format
 
 
 def is_parquet(path: str) -> bool:
@@ -32,7 +32,7 @@ def fix_parquet(path, target, config, editors, to_remove, rejected, report) -> N
         schema = source.schema_arrow
         with atomic_writer(target, "wb") as out, pq.ParquetWriter(out, schema) as writer:
             row, fmt = 0, config.format
-            for batch in source.iter_batches(batch_size=BATCH_ROWS):
+            for batch in parquet_batches(source):
                 rows = batch.to_pylist()
                 fmt = fmt or rows_format(rows)
                 kept = []

@@ -64,7 +64,7 @@ def _batches(path: str, kind: FileKind) -> Iterator[list[dict]]:
     if kind.container == "parquet":
         import pyarrow.parquet as pq
         with pq.ParquetFile(path) as pf:
-            for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            for batch in parquet_batches(pf):
                 yield batch.to_pylist()
     elif kind.container == "arrow":
         import pyarrow.ipc
@@ -79,6 +79,16 @@ def _batches(path: str, kind: FileKind) -> Iterator[list[dict]]:
                 yield from _slices(batch)
     else:
         yield from _csv_batches(path, kind)
+
+
+def parquet_batches(pf) -> Iterator:
+    """Record batches of a ParquetFile, one row group at a time.
+
+    `iter_batches` over the whole file pre-buffers every row group it was asked
+    for, so memory grows with the file; asking per row group keeps it flat.
+    """
+    for group in range(pf.num_row_groups):
+        yield from pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group])
 
 
 def _slices(batch) -> Iterator[list[dict]]:

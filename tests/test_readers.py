@@ -358,3 +358,18 @@ def test_git_lfs_pointer_says_to_pull_the_data(run, tmp_path, name):
     assert result.exit_code == 2
     assert result.output == f"error: {os.path.join('.', name)}: a Git LFS pointer file, not the data itself; " \
                             "fetch the data with `git lfs pull`\n"
+
+
+def test_parquet_is_read_one_row_group_at_a_time(tmp_path):
+    """Arrow memory stays at about one row group (1.6 MB here), not the file (19 MB)."""
+    from curate.filetype import FileKind
+    from curate.tabular import _batches
+    rows = [{"instruction": os.urandom(400).hex(), "output": os.urandom(400).hex()} for _ in range(12000)]
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=500)
+    top, count = 0, 0
+    for batch in _batches(str(path), FileKind("parquet")):
+        count += len(batch)
+        top = max(top, pa.total_allocated_bytes())
+    assert count == len(rows)
+    assert top < 8 * 2**20, top
