@@ -207,10 +207,13 @@ def check_rewritable(path: str, target: str | None, command: str) -> None:
     in_place = target is not None and os.path.abspath(target) == os.path.abspath(path)
     if kind.container == "parquet" and (in_place or str(target).lower().endswith(".parquet")):
         return
+    if kind.tabular and command != "fix":
+        raise CurateError(f"{path}: `curate {command}` does not read {kind.describe()} yet; convert it to JSONL first")
+    if kind.container == "parquet":
+        raise CurateError(f"{path}: `curate fix` writes Parquet back only as Parquet: use --in-place or -o FILE.parquet")
     if kind.tabular:
-        also = "; Parquet is fixed into Parquet (--in-place or -o FILE.parquet)" if kind.container == "parquet" else ""
-        raise CurateError(f"{path}: `curate {command}` cannot write {kind.describe()} back{also}; "
-                          f"lint it as it is, or convert it to JSONL first")
+        raise CurateError(f"{path}: `curate fix` cannot write {kind.describe()} back; "
+                          f"lint it as it is, or convert it to JSONL or Parquet first")
     if in_place and kind.compression != written_compression(path):
         raise CurateError(f"{path}: `curate {command}` cannot rewrite {kind.describe()} in place "
                           f"(it writes plain or .gz JSON lines); use --output FILE.jsonl")

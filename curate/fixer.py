@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 from curate.atomic import atomic_writer
 from curate.config import Config
+from curate.discovery import expand_paths
 from curate.engine import lint_paths
 from curate.errors import CurateError
+from curate.filetype import check_rewritable
 from curate.formats import FORMATS
 from curate.parquet_fix import fix_parquet, is_parquet
 from curate.parse import parse
-from curate.discovery import expand_paths
-from curate.filetype import check_rewritable
 from curate.reader import FileInfo, read_file
 from curate.registry import load_rules
 

@@ -207,7 +207,8 @@ def test_fix_and_split_refuse_what_they_cannot_write_back_and_change_nothing(run
     for args in attempts:
         result = run(*args)
         assert result.exit_code == 2, (args, result.output)
-        assert result.output.startswith(f"error: {path}: `curate {args[0]}` cannot write"), result.output
+        assert result.output.startswith(f"error: {path}: `curate {args[0]}` "), result.output
+        assert len(result.output.splitlines()) == 1
         assert {"data.parquet": "Parquet", "data.csv": "CSV"}.get(name, "Arrow IPC") in result.output
     assert Path(path).read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == [name]
