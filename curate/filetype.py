@@ -69,9 +69,12 @@ def require(module: str):
 
 
 def _magic(head: bytes, table) -> str | None:
-    if table is MAGIC and BZ2_MAGIC.match(head):
-        return "bz2"
     return next((name for magic, name in table if head.startswith(magic)), None)
+
+
+def _format_magic(head: bytes) -> str | None:
+    """The Arrow container or compression the bytes start with, if any."""
+    return "bz2" if BZ2_MAGIC.match(head) else _magic(head, MAGIC)
 
 
 def _is_parquet(path: str, head: bytes) -> bool:
@@ -129,7 +132,7 @@ def sniff(path: str) -> FileKind | None:
     refused = _magic(head, REFUSED_MAGIC)
     if refused:
         refuse(path, refused)
-    found = _magic(head, MAGIC)
+    found = _format_magic(head)
     if found in TABULAR:
         return FileKind(found)
     if found:
@@ -147,11 +150,9 @@ def _inner_is_text(path: str, compression: str) -> bool:
     try:
         with open(path, "rb") as raw:
             head = decompressed(raw, compression).read(SNIFF_BYTES)
-    except CurateError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any decoder error means a corrupt stream
+    except (OSError, EOFError) as exc:  # the decoders' errors (lzma and zstd ones made OSError)
         raise CurateError(f"{path}: cannot read {compression} stream: {exc}") from None
-    return not looks_binary(head) and _magic(head, MAGIC) is None and _magic(head, REFUSED_MAGIC) is None
+    return not looks_binary(head) and _format_magic(head) is None and _magic(head, REFUSED_MAGIC) is None
 
 
 def decompressed(stream, compression: str):
@@ -162,19 +163,19 @@ def decompressed(stream, compression: str):
         return bz2.BZ2File(stream, "rb")
     if compression == "xz":
         return io.BufferedReader(_OSErrors(lzma.LZMAFile(stream, "rb")))
-    zstandard = require("zstandard")
-    return io.BufferedReader(_OSErrors(zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)))
+    return io.BufferedReader(_Zstd(stream))
 
 
 def reopened(kind: FileKind | None, path: str, hashed, stream):
-    """The right decompressed stream for `kind`, replacing the one the reader chose by suffix when they differ."""
+    """The right decompressed stream for `kind`, replacing the one the reader chose by suffix (gzip for
+    `.gz`, as `written_compression` says) when the content says otherwise."""
     if kind is None or kind.compression == written_compression(path):
         return stream
     return decompressed(hashed, kind.compression) if kind.compression else hashed
 
 
 class _OSErrors(io.RawIOBase):
-    """A decompressing reader that raises OSError for corrupt data, as gzip and bz2 do (lzma, zstandard do not)."""
+    """An xz reader that raises OSError for corrupt data, as gzip and bz2 do (lzma raises LZMAError)."""
 
     def __init__(self, reader):
         self.reader = reader
@@ -185,10 +186,50 @@ class _OSErrors(io.RawIOBase):
     def readinto(self, buffer):
         try:
             return self.reader.readinto(buffer)
-        except (EOFError, OSError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - lzma.LZMAError, zstandard.ZstdError
+        except lzma.LZMAError as exc:
             raise OSError(f"corrupt compressed data: {exc}") from None
+
+
+class _Zstd(io.RawIOBase):
+    """zstd frames one after another, like `zstd -d`: a stream cut inside a frame is an EOFError, as in gzip
+    (zstandard's own stream reader just stops there, silently losing the rest)."""
+
+    def __init__(self, source):
+        self.zstandard = require("zstandard")
+        self.source, self.frame, self.in_frame = source, self._new_frame(), False
+        self.pending, self.pos = b"", 0
+
+    def _new_frame(self):
+        return self.zstandard.ZstdDecompressor().decompressobj()
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while self.pos == len(self.pending):
+            chunk = self.source.read(1 << 16)
+            if not chunk:
+                if self.in_frame:
+                    raise EOFError("zstd stream ended before the end of its frame")
+                return 0
+            self.pending, self.pos = self._feed(chunk), 0
+        n = min(len(buffer), len(self.pending) - self.pos)
+        buffer[:n] = self.pending[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+    def _feed(self, chunk: bytes) -> bytes:
+        out = []
+        while chunk:
+            self.in_frame = True
+            try:
+                out.append(self.frame.decompress(chunk))
+            except self.zstandard.ZstdError as exc:
+                raise OSError(f"corrupt zstd data: {exc}") from None
+            if not self.frame.eof:
+                break
+            chunk, self.frame, self.in_frame = self.frame.unused_data, self._new_frame(), False
+        return b"".join(out)
 
 
 def written_compression(path: str) -> str | None:

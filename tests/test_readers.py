@@ -374,3 +374,22 @@ def test_parquet_is_read_one_row_group_at_a_time(tmp_path):
         top = max(top, pa.total_allocated_bytes())
     assert count == len(rows)
     assert top < 8 * 2**20, top
+
+
+@pytest.mark.parametrize("name", ["data.jsonl.gz", "data.jsonl.bz2", "data.ndjson.xz", "data.jsonl.zst"])
+def test_a_truncated_compressed_file_is_an_error_not_fewer_records(run, tmp_path, name):
+    path = WRITERS[name](tmp_path / name, CHAT * 200)
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[: len(data) // 2])
+    result = run("lint", path)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {path}: cannot read") and len(result.output.splitlines()) == 1
+
+
+def test_zstd_frames_are_read_one_after_another(run, tmp_path):
+    zstandard = pytest.importorskip("zstandard")
+    data = "".join(json.dumps(r) + "\n" for r in CHAT).encode()
+    cut = len(data) // 2  # inside a record: a frame boundary need not be a line boundary
+    compressor = zstandard.ZstdCompressor()
+    (tmp_path / "data.jsonl.zst").write_bytes(compressor.compress(data[:cut]) + compressor.compress(data[cut:]))
+    assert findings(run, str(tmp_path / "data.jsonl.zst")) == findings(run, write_jsonl(tmp_path / "data.jsonl", CHAT))
