@@ -67,7 +67,7 @@ def expand_paths(paths: list[str], config=None) -> list[str]:
 def _walk(root: str, excludes: Excludes) -> list[Found]:
     top = os.path.abspath(root)
     ignores = GitIgnores(top)
-    found: list[Found] = []
+    found: list[tuple[str, Found]] = []  # (sort key, file): paths, but a Dataset's shards in their own order
 
     def unreadable(exc: OSError):
         raise CurateError(f"{exc.filename}: cannot read directory: {exc.strerror}")
@@ -76,7 +76,9 @@ def _walk(root: str, excludes: Excludes) -> list[Found]:
         layout = dataset_files(dirpath, filenames)
         if layout is not None:  # a save_to_disk Dataset: its data files and nothing else
             dirnames[:] = []
-            found += [Found(os.path.join(dirpath, n), folder_split(os.path.join(dirpath, n), top)) for n in layout]
+            found += [(os.path.join(dirpath, f"{i:09d}"), Found(os.path.join(dirpath, n),
+                                                                 folder_split(os.path.join(dirpath, n), top)))
+                      for i, n in enumerate(layout)]
             continue
         splits = dict_splits(dirpath) if DATASET_DICT in filenames else None
         if splits is not None:
@@ -87,8 +89,8 @@ def _walk(root: str, excludes: Excludes) -> list[Found]:
         for name in filenames:
             path = os.path.join(dirpath, name)
             if _keep_file(path, excludes, ignores):
-                found.append(Found(path, folder_split(path, top)))
-    return sorted(found, key=lambda f: f.path)
+                found.append((path, Found(path, folder_split(path, top))))
+    return [f for _, f in sorted(found, key=lambda item: item[0])]
 
 
 def _keep_dir(path: str, excludes: Excludes, ignores: GitIgnores) -> bool:

@@ -150,3 +150,14 @@ def test_config_glob_beats_folder_name(tmp_path):
     path = write_jsonl(tmp_path / "train" / "a.jsonl", REC)
     result = lint_paths([path], Config(select=["F001"], splits={"eval": [path]}))
     assert [f.split for f in result.files] == ["eval"]
+
+
+def test_a_dataset_folder_is_read_in_the_order_of_its_state_json(tmp_path):
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    for name in ("data-b.arrow", "data-a.arrow", "cache-123.arrow"):
+        (folder / name).write_bytes(b"")
+    (folder / "dataset_info.json").write_text("{}")
+    (folder / "state.json").write_text(json.dumps({"_data_files": [{"filename": "data-b.arrow"},
+                                                                   {"filename": "data-a.arrow"}]}))
+    assert names(tmp_path) == [os.path.join("ds", "data-b.arrow"), os.path.join("ds", "data-a.arrow")]
