@@ -44,6 +44,12 @@ def _field_pairs(pairs) -> dict:
     return out
 
 
+def _exclude_globs(ctx, param, values) -> None:
+    """Keep --exclude globs for _config; those with a slash are made absolute (relative to the working directory)."""
+    globs = [g.strip() for v in values for g in v.split(",") if g.strip()]
+    ctx.meta["curate.exclude"] = [os.path.abspath(g) if "/" in g.strip("/") else g for g in globs]
+
+
 def dataset_options(fn):
     """Options shared by commands that lint: config, selection, splits, references, format."""
     options = [
@@ -59,6 +65,8 @@ def dataset_options(fn):
         click.option("--reference", multiple=True, type=click.Path(), help="A protected set (benchmark) train must not contain."),
         click.option("--tokenizer", help="Tokenizer (path or cached name) for exact Q002 token counts."),
         click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True, help="Worker processes."),
+        click.option("--exclude", multiple=True, metavar="GLOB", callback=_exclude_globs, expose_value=False,
+                     help="Skip matching files and folders inside directory arguments (adds to the config's)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -76,6 +84,7 @@ def _config(config_path, select, ignore, extend_select, record_format, field_pai
         cfg.extend_select = cfg.extend_select + _codes(extend_select)
     if record_format or field_pairs:
         cfg.set_format(record_format or cfg.format, _field_pairs(field_pairs))
+    cfg.extend_exclude = cfg.extend_exclude + click.get_current_context().meta.get("curate.exclude", [])
     cfg.selected()  # validate selectors now: one clear error
     return cfg
 

@@ -38,6 +38,8 @@ SCHEMA = {
         "format": {"type": "string", "pattern": "^(openai|sharegpt|alpaca)(:.*)?$"},
         "tokenizer": {"type": "string"},
         "max-record-bytes": {"type": "integer", "minimum": 1024},
+        "exclude": _CODES,
+        "extend-exclude": _CODES,
         "per-file-ignores": {"type": "object", "additionalProperties": _CODES},
         "severity": {"type": "object", "additionalProperties": {"enum": list(SEVERITIES)}},
         "splits": {"type": "object", "additionalProperties": _CODES,
@@ -65,6 +67,8 @@ class Config:
     format: str | None = None
     tokenizer: str | None = None
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    exclude: list | None = None  # None: discovery's default list; globs relative to the config file
+    extend_exclude: list = field(default_factory=list)
     per_file_ignores: dict = field(default_factory=dict)
     severity: dict = field(default_factory=dict)
     splits: dict = field(default_factory=dict)

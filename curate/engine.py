@@ -10,9 +10,9 @@ from typing import Iterable, Iterator
 
 from curate.config import Config
 from curate.diagnostics import Diagnostic, Finding, Summary, at_or_above
-from curate.outputs import unique_inputs
+from curate.discovery import discover
 from curate.parse import parse
-from curate.reader import FileInfo, expand_paths, read_file
+from curate.reader import FileInfo, read_file
 from curate.records import Record, RecordRef
 from curate.registry import FEATURES, Rule, load_rules
 from curate.splits import resolve_split
@@ -223,9 +223,9 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     codes = config.selected()
     overrides = dict(splits or {})
     refs = list(references)
-    files = [FileInfo(p, resolve_split(p, overrides, config), "")
-             for p in unique_inputs(expand_paths(list(paths)))]
-    files += [FileInfo(p, "reference", "") for p in expand_paths(refs)]
+    files = [FileInfo(f.path, resolve_split(f.path, overrides, config, f.split), "")
+             for f in discover(list(paths), config)]
+    files += [FileInfo(f.path, "reference", "") for f in discover(refs, config)]
     for info in files:
         info.source = (sources or {}).get(info.path)
     tokenizer = tokenizer or config.tokenizer

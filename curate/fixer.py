@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 
 from curate.atomic import atomic_writer
 from curate.config import Config
+from curate.discovery import expand_paths
 from curate.edits import NotEditable, copy_with, edit_record, element_removals
 from curate.engine import lint_paths, stream_order
 from curate.errors import CurateError
+from curate.filetype import check_rewritable
 from curate.formats import FORMATS
-from curate.outputs import unique_inputs
+from curate.parquet_fix import fix_parquet, is_parquet
 from curate.parse import parse
-from curate.reader import FileInfo, _open, expand_paths, read_file
+from curate.reader import FileInfo, _open, read_file
 from curate.registry import load_rules
 from curate.rejects import RejectsFile
 
@@ -81,7 +83,9 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
               output: str | None, rejects: str | None, jobs: int = 1, diff: bool = False) -> FixReport:
     """Fix `paths` into `output` (one input) or in place; with `diff`, write nothing and put the
     changes in the report's `diff`. Returns what was done."""
-    files = unique_inputs(expand_paths(paths))
+    files = expand_paths(paths, config)
+    for path in files:
+        check_rewritable(path, output or path, "fix")
     if output and len(files) != 1:
         raise CurateError("--output takes exactly one input file; use --in-place for several")
     rules = load_rules()
@@ -96,12 +100,14 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
     report = FixReport()
     report.rejects = rejects or default_rejects(output or files[0])
     if diff:
+        if any(is_parquet(path) for path in files):
+            raise CurateError("--diff shows text changes; it does not apply to Parquet files (use -o FILE)")
         report.diff = "".join(_diff(path, plan, report) for path in files)
         return report
     with RejectsFile(report.rejects) as rejected:
         for path in files:
             target = output or path
-            _fix_file(path, target, plan, rejected, report)
+            (fix_parquet if is_parquet(path) else _fix_file)(path, target, plan, rejected, report)
             report.outputs.append(target)
     report.rejects_note = rejected.note()
     return report

@@ -77,7 +77,7 @@ def _check_kind(label: str, path: str) -> None:
 def check_lint_outputs(paths: list[str], references, report: str | None, baseline: str | None,
                        certificate: str | None) -> None:
     """`curate lint`: the report, baseline and certificate are none of the data files nor each other."""
-    from curate.reader import expand_paths
+    from curate.discovery import expand_paths
 
     if certificate and STDIN in paths:
         raise CurateError("--certificate needs files: data read from standard input cannot be verified later")
@@ -89,7 +89,7 @@ def guard_fix(paths: list[str], output: str | None, rejects: str | None, in_plac
     """`curate fix`: check its outputs, then lock the inputs and watch them (a context manager)."""
     from curate.fixer import default_rejects
     from curate.locks import StableInputs
-    from curate.reader import expand_paths
+    from curate.discovery import expand_paths
 
     files = unique_inputs(expand_paths(paths))
     rejects = rejects or default_rejects(output or files[0])

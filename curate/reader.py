@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
 from curate.errors import CurateError
+from curate.filetype import JSON_SUFFIXES, reopened, sniff
 from curate.formats import detect
 from curate.locks import open_regular
 from curate.records import Record
 
-DATASET_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
 DETECT_SAMPLE = 64
 STDIN = "-"
 DEFAULT_MAX_RECORD_BYTES = 8 << 20
@@ -42,33 +42,6 @@ class FileInfo:
     sha256: str = ""
     size: int = 0
     source: str | None = None  # where the bytes are read from when not `path` (the gate's private snapshot)
-
-
-def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given, and every dataset file (sorted) inside each directory argument."""
-    out: list[str] = []
-    for p in paths:
-        if p == STDIN:
-            out.append(p)
-        elif os.path.isdir(p):
-            found = sorted(
-                os.path.join(root, name)
-                for root, dirs, files in os.walk(p, onerror=_unreadable)
-                for name in files
-                if name.lower().endswith(DATASET_SUFFIXES)
-            )
-            if not found:
-                raise CurateError(f"{p}: no dataset files (*.jsonl, *.jsonl.gz, *.json) in this directory")
-            out.extend(found)
-        elif os.path.exists(p):
-            out.append(p)
-        else:
-            raise CurateError(f"{p}: no such file or directory")
-    return out
-
-
-def _unreadable(exc: OSError):
-    raise CurateError(f"{exc.filename}: cannot read this folder: {exc.strerror}")
 
 
 class _HashingReader:
@@ -254,8 +227,15 @@ def read_file(info: FileInfo, forced_format: str | None, start_index: int,
     ``report_oversize``, else the read stops with an error: a writer must not
     copy a record it did not read.
     """
+    source = info.source or info.path
+    kind = sniff(source)
+    if kind is not None and kind.tabular:
+        from curate.tabular import read_table
+        yield from read_table(info, kind, forced_format, start_index)
+        return
     try:
-        raw, hashed, stream = _open(info.source or info.path)
+        raw, hashed, stream = _open(source)
+        stream = reopened(kind, source, hashed, stream)
     except OSError as exc:
         raise CurateError(f"{info.path}: cannot read: {exc.strerror or exc}") from None
     try:
@@ -274,7 +254,7 @@ def read_file(info: FileInfo, forced_format: str | None, start_index: int,
 
 def _records(info: FileInfo, stream, forced_format: str | None, start_index: int,
              limit: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Record]:
-    if info.path.lower().endswith((".json", ".json.gz")):
+    if info.path.lower().endswith(JSON_SUFFIXES):
         head, items = _peek(_json_array_elements(stream.read(), limit))
     else:
         head, items = _peek(_lines(stream, limit=limit))

@@ -35,7 +35,10 @@ def split(path, ratios, seed, output_dir, config_path, record_format, jobs):
     nothing is dropped.
     """
     from curate.config import load_config
+    from curate.filetype import check_rewritable
     from curate.split import parse_ratios, split_file
+
+    check_rewritable(path, None, "split")
 
     ratio_values = parse_ratios(ratios)
     cfg = load_config(config_path)

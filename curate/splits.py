@@ -1,4 +1,4 @@
-"""Which split a dataset file belongs to, from the words of its name."""
+"""Which split a dataset file belongs to: `--split`, config globs, folder structure, then the file's name."""
 
 from __future__ import annotations
 
@@ -13,21 +13,42 @@ SPLIT_WORDS = {
 SPLITS = ("train", "eval", "test", "unsplit", "reference")
 
 
-def split_from_name(path: str) -> str:
-    """train, eval, test or unsplit, from the letter-only words of the file's name."""
-    for word in re.split(r"[^a-z]+", os.path.basename(path).lower()):
+def split_of_words(name: str) -> str | None:
+    """The split named by the letter-only words of a name (`train-00000-of-00003`, `sft_eval`), or None.
+
+    Words are split on non-letters, so `interval.jsonl` is no eval file.
+    """
+    for word in re.split(r"[^a-z]+", name.lower()):
         if word in SPLIT_WORDS:
             return SPLIT_WORDS[word]
-    return "unsplit"
+    return None
 
 
-def resolve_split(path: str, overrides: dict[str, str], config=None) -> str:
-    """--split NAME=PATH first, then the config's split globs (relative to its directory), then the file name."""
-    norm = os.path.abspath(path)
-    for target, name in overrides.items():
-        if os.path.abspath(target) == norm:
-            return name
+def split_of_folder(name: str) -> str | None:
+    """The split a folder is named for, as a whole name (`train/`, `validation/`), or None.
+
+    Only whole names count: a folder's words (`test_data/`, a test runner's
+    `test_x0/`) say less about its files than a file's own name does.
+    """
+    return SPLIT_WORDS.get(name.lower())
+
+
+def split_from_name(path: str) -> str:
+    """train, eval, test or unsplit, from the letter-only words of the file's name."""
+    return split_of_words(os.path.basename(path)) or "unsplit"
+
+
+def _overridden(path: str, target: str) -> bool:
+    """Whether --split's PATH names this file or a folder above it."""
+    path, target = os.path.abspath(path), os.path.abspath(target)
+    return path == target or path.startswith(target.rstrip(os.sep) + os.sep)
+
+
+def resolve_split(path: str, overrides: dict[str, str], config=None, structural: str | None = None) -> str:
+    """--split NAME=PATH first, then the config's split globs (relative to its directory), then
+    `structural` (the split its folders or `datasets` layout name, from discovery), then the file name."""
+    chosen = [(len(os.path.abspath(t)), name) for t, name in overrides.items() if _overridden(path, t)]
+    if chosen:
+        return max(chosen)[1]  # the most specific: the file itself before a folder above it
     by_glob = config.split_of(path) if config is not None else None
-    if by_glob:
-        return by_glob
-    return split_from_name(path)
+    return by_glob or structural or split_from_name(path)

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from curate.config import Config
 from curate.engine import lint_paths
+from curate.errors import CurateError
+from curate.filetype import looks_binary
 
 OK = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}'
 
@@ -95,7 +97,11 @@ def test_arbitrary_input_never_crashes(tmp_path_factory, lines):
     path = tmp_path_factory.mktemp("h") / "train.jsonl"
     lines = [line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines]
     path.write_bytes(b"\n".join(lines) + b"\n")
-    result = lint_paths([str(path)])
+    try:
+        result = lint_paths([str(path)])
+    except CurateError as exc:  # mostly NUL or undecodable bytes: refused as binary, never linted as text
+        assert "unsupported file format (binary data)" in str(exc) and looks_binary(path.read_bytes())
+        return
     nonblank = [i for i, line in enumerate(lines, 1) if line.strip()]
     assert result.records == len(nonblank)
     assert {d.line for d in result.diagnostics if d.path == str(path)} <= set(nonblank) | {1}
