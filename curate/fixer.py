@@ -26,7 +26,7 @@ from curate.filetype import check_rewritable
 from curate.formats import FORMATS
 from curate.parquet_fix import fix_parquet, is_parquet
 from curate.parse import parse
-from curate.reader import FileInfo, _open, read_file
+from curate.reader import FileInfo, open_decoded, read_file
 from curate.registry import load_rules
 from curate.rejects import RejectsFile
 
@@ -158,7 +158,7 @@ def _write_fixed(path, out, plan, rejected, report) -> None:
     info = FileInfo(path, plan.split_of.get(path, "unsplit"), "")
     records = read_file(info, plan.fmt, plan.first_index.get(path, 0), plan.max_record_bytes)
     try:
-        raw, hashed, source = _open(path)
+        raw, hashed, source = open_decoded(path)
     except OSError as exc:
         raise CurateError(f"{path}: cannot read: {exc.strerror or exc}") from None
     with raw:
@@ -284,7 +284,7 @@ def _diff(path: str, plan: _Plan, report: FixReport) -> str:
     """The unified diff between `path` and what `fix` would write in its place."""
     new = io.BytesIO()
     _write_fixed(path, new, plan, io.StringIO(), report)
-    raw, _, source = _open(path)
+    raw, _, source = open_decoded(path)
     with raw:
         old = source.read()
     if old == new.getvalue():

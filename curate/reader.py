@@ -66,8 +66,16 @@ class _HashingReader:
         return iter(self.readline, b"")
 
 
+def open_decoded(path: str):
+    """(what to close, the hashing reader of the raw bytes, the decompressed stream), the compression
+    recognised by content; regular files or `-` (stdin) only."""
+    kind = sniff(path)
+    raw, hashed, stream = _open(path)
+    return raw, hashed, reopened(kind, path, hashed, stream)
+
+
 def _open(path: str):
-    """(what to close, the hashing reader of the raw bytes, the decoded stream); regular files or `-` (stdin) only."""
+    """(what to close, the hashing reader of the raw bytes, the stream decompressed by suffix)."""
     raw: contextlib.AbstractContextManager
     if path == STDIN:
         raw, hashed = contextlib.nullcontext(), _HashingReader(sys.stdin.buffer)

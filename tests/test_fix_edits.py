@@ -128,15 +128,18 @@ def test_array_followed_by_json_lines_is_linted_whole_and_refused_by_fix(run, tm
     assert (tmp_path / "data.json").read_bytes() == data
 
 
-def test_a_metadata_json_object_in_a_folder_is_refused_not_rewritten(run, tmp_path):
+def test_a_metadata_json_object_is_never_rewritten(run, tmp_path):
     (tmp_path / "ds").mkdir()
     (tmp_path / "ds" / "train.jsonl").write_bytes(conv_bytes(" hi") + b"\n")
     meta = b'{\n  "name": "my dataset",\n  "version": 2\n}\n'
     (tmp_path / "ds" / "info.json").write_bytes(meta)
-    fixed = run("fix", "ds", "--in-place")
-    assert fixed.exit_code == 2 and fixed.output.startswith("error: ds/info.json: cannot be split")
-    assert (tmp_path / "ds" / "info.json").read_bytes() == meta
+    named = run("fix", "ds/info.json", "--in-place")  # named: refused
+    assert named.exit_code == 2 and named.output.startswith("error: ds/info.json: cannot be split")
     assert (tmp_path / "ds" / "train.jsonl").read_bytes() == conv_bytes(" hi") + b"\n"
+    fixed = run("fix", "ds", "--in-place")  # found in a folder: one document, not data, so not read
+    assert fixed.exit_code == 0, fixed.output
+    assert (tmp_path / "ds" / "info.json").read_bytes() == meta
+    assert (tmp_path / "ds" / "train.jsonl").read_bytes() == conv_bytes("hi") + b"\n"
 
 
 def test_gzip_round_trip_keeps_the_uncompressed_bytes(run, tmp_path):

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from curate.config import Config
 from curate.engine import lint_paths
 from curate.errors import CurateError
-from curate.filetype import looks_binary
 
 OK = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}'
 
@@ -100,7 +99,7 @@ def test_arbitrary_input_never_crashes(tmp_path_factory, lines):
     try:
         result = lint_paths([str(path)])
     except CurateError as exc:  # mostly NUL or undecodable bytes: refused as binary, never linted as text
-        assert "unsupported file format (binary data)" in str(exc) and looks_binary(path.read_bytes())
+        assert "unsupported file format (" in str(exc)  # binary data, or a binary format's magic number
         return
     nonblank = [i for i, line in enumerate(lines, 1) if line.strip()]
     assert result.records == len(nonblank)

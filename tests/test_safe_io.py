@@ -398,7 +398,7 @@ def test_unreadable_subfolder_is_an_error(run, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "scandir", scandir)
     line = _error_line(run("lint", "ds", "--no-progress"))
-    assert "locked: cannot read this folder: Permission denied" in line
+    assert "locked: cannot read directory: Permission denied" in line
 
 
 # --------------------------------------------------------------------------
