@@ -26,6 +26,7 @@ class Finding:
     path: str | None = None
     line: int | None = None
     fingerprint: str | None = None
+    severity: str | None = None  # a lower default for this finding; a configured severity overrides it
 
 
 @dataclass(slots=True)

@@ -1,0 +1,89 @@
+"""Q011: replies in another language than their prompt."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from curate.diagnostics import Finding
+from curate.errors import CurateError
+from curate.registry import record_rule
+from curate.rules.intent import prose
+from curate.text import split_prompt
+
+_MIN_LETTERS = 40  # shorter texts are not identified reliably
+_MIN_CONFIDENCE = 0.95
+# A prompt naming a language or asking for a translation: the reply's language is then the asked one.
+_LANGUAGE_ASKED = re.compile(
+    r"translat|\b(?:in|into|to|from) (?:\w+ )?(?:language|tongue)\b|\blanguages?\b|\bidiom|\bpronounc|\bspell"
+    r"|\b(?:english|spanish|french|german|italian|portuguese|dutch|russian|chinese|mandarin|cantonese|japanese"
+    r"|korean|arabic|hindi|bengali|urdu|turkish|polish|swedish|norwegian|danish|finnish|greek|hebrew|latin"
+    r"|vietnamese|thai|indonesian|malay|swahili|persian|farsi|ukrainian|czech|hungarian|romanian|catalan"
+    r"|esperanto|tagalog|filipino|irish|welsh|icelandic|sanskrit|tamil|telugu|punjabi|gujarati|marathi"
+    r"|espa[ñn]ol|fran[çc]ais|deutsch|italiano|portugu[êe]s|русск|中文|汉语|日本語|한국어|العربية)\b"
+    r"|\b(?:english|spanish|french|german|chinese|japanese)-?speaking\b",
+    re.I)
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@lru_cache(maxsize=1)
+def _identifier():
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    except ImportError:
+        raise CurateError("rule Q011 needs the py3langid package: pip install 'curate[lang]' "
+                          "(or deselect Q011)") from None
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _language(text: str) -> str | None:
+    """The text's language code when identified with confidence, else None."""
+    text = prose(text)
+    text = re.sub(r"https?://\S+|\S+@\S+|[{}\[\]<>=;|\\]", " ", text)
+    if len(_LETTER.findall(text)) < _MIN_LETTERS:
+        return None
+    lang, p = _identifier().classify(text[:2000])
+    return lang if p >= _MIN_CONFIDENCE else None
+
+
+@record_rule("Q011", "language-mismatch", "warning")
+def language_mismatch(record, ctx):
+    """The reply is in another language than the prompt.
+
+    ## What it does
+    Identifies the language of the last user turn and of the final reply
+    (outside code, links and markup) with py3langid, an offline classifier
+    whose model ships in its wheel, and flags the pair when both are
+    identified with confidence 0.95 or more and differ. Texts with fewer than
+    40 letters are skipped, and so is a prompt that asks for a translation
+    or names a language (`in French`, `Spanish`, `translate`, `idiom`).
+
+    ## Why is this bad?
+    A model trained on replies in another language than the question learns
+    to switch language unasked; such pairs usually come from a broken
+    translation pipeline or a mixed-up join.
+
+    ## Example
+    ```json
+    {"messages": [{"role": "user", "content": "What are the main causes of inflation in an economy?"},
+                  {"role": "assistant", "content": "Die Inflation wird vor allem durch eine steigende Nachfrage verursacht."}]}
+    ```
+
+    ## Fix
+    Translate the reply (or the prompt), or drop the record; if the switch is
+    intended, say so in the prompt.
+    """
+    prompt, reply = split_prompt(record.messages)
+    users = [m for m in prompt if m.role == "user"]
+    if not users or not reply:
+        return
+    asked = "\n".join(m.text for m in prompt if m.role in ("system", "user"))
+    if _LANGUAGE_ASKED.search(asked):
+        return
+    theirs = _language(users[-1].text)
+    if theirs is None:
+        return
+    ours = _language(reply)
+    if ours is not None and ours != theirs:
+        yield Finding(f"reply is in {ours!r} but the prompt is in {theirs!r}",
+                      pointer=record.messages[len(prompt)].content_pointer)
