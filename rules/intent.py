@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from curate.rules.template import mask_code
 from curate.text import split_prompt
 
 # A dialogue, script or transcript asked for: role headers such as `User:` in the reply are then the content.
@@ -47,4 +46,6 @@ def asks_for_ai_persona(prompt: str) -> bool:
 
 def prose(text: str) -> str:
     """The text without its fenced and inline code."""
+    from curate.rules.template import mask_code  # template imports this module
+
     return mask_code(text)
