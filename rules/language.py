@@ -24,6 +24,9 @@ _LANGUAGE_ASKED = re.compile(
     r"|\b(?:english|spanish|french|german|chinese|japanese)-?speaking\b",
     re.I)
 _LETTER = re.compile(r"[^\W\d_]")
+# Quoted material and function calls (`python('...')`): a quote is often in another language by design.
+_QUOTED = re.compile(r"\w+\((?:[^()]|\([^()]*\))*\)|\"[^\"\n]{0,400}\"|“[^”\n]{0,400}”|«[^»\n]{0,400}»"
+                     r"|(?<!\w)'[^'\n]{0,400}'(?!\w)")
 
 
 @lru_cache(maxsize=1)
@@ -38,7 +41,7 @@ def _identifier():
 
 def _language(text: str) -> str | None:
     """The text's language code when identified with confidence, else None."""
-    text = prose(text)
+    text = _QUOTED.sub(" ", prose(text))
     text = re.sub(r"https?://\S+|\S+@\S+|[{}\[\]<>=;|\\]", " ", text)
     if len(_LETTER.findall(text)) < _MIN_LETTERS:
         return None
@@ -52,7 +55,8 @@ def language_mismatch(record, ctx):
 
     ## What it does
     Identifies the language of the last user turn and of the final reply
-    (outside code, links and markup) with py3langid, an offline classifier
+    (outside code, links, markup, quotations and function calls) with
+    py3langid, an offline classifier
     whose model ships in its wheel, and flags the pair when both are
     identified with confidence 0.95 or more and differ. Texts with fewer than
     40 letters are skipped, and so is a prompt that asks for a translation

@@ -20,9 +20,11 @@ _EMPTY_WORDS = {
 _ANSWER_WORDS = {"none", "nothing", "-", "--", "empty", "blank", "nil", "..."}
 _MARKER = re.compile(r"^\s*[<\[(]\s*no[ _-]?(?:output|input|response|answer)\s*[>\])]", re.I)
 _SLOT = re.compile(
-    r"[<\[]\s*(?:insert|enter|add|put|fill in|your|type)\b[^<>\[\]\n]{0,60}[>\]]"
-    r"|\{\{\s*[A-Za-z_][\w .-]{0,40}\}\}",
+    r"[<\[]\s*(?:insert|enter|fill in)\b[^<>\[\]\n=\"'(){};]{0,60}[>\]]"
+    r"|\{\{\s*[A-Za-z_][\w -]{0,40}\}\}",
     re.I)
+# Markup or code around a `{{slot}}`: a template language in use, not an unfilled slot.
+_CODE_HINT = re.compile(r"<[a-zA-Z/!]|\{%|;\s*$|=\s*[\"'{]", re.M)
 _TEMPLATING = re.compile(r"\b(?:templat\w*|jinja|handlebars|mustache|liquid|placeholders?|mail merge|variables?)\b",
                          re.I)
 _STRIP = " \t\r\n\"'`<>[](){}.:;!*_"
@@ -62,7 +64,10 @@ def _fields(record):
 def _slot(text: str) -> str | None:
     if "<" not in text and "[" not in text and "{{" not in text:
         return None
-    m = _SLOT.search(prose(text))
+    text = prose(text)
+    m = _SLOT.search(text)
+    if m and m.group(0).startswith("{{") and _CODE_HINT.search(text):
+        return None
     return m.group(0) if m else None
 
 
@@ -76,7 +81,9 @@ def placeholder_content(record, ctx):
     `None`, `null`, `-`, `<nooutput>`, `No output required`, or a reply that
     opens with `<nooutput>`. It also flags an unfilled template slot anywhere
     in the prose (not in code): `<insert cuisine>`, `[Insert name here]`,
-    `{{name}}`, unless the prompt is about templates or placeholders. A bare
+    `{{name}}`, unless the prompt is about templates or placeholders (a
+    letter signed `[Your Name]` is what a model without the user's name
+    should write, and is left alone). A bare
     `None` or `Nothing` reply is left alone: it can be the answer.
 
     A placeholder in a reply is an error; in a prompt or an `input` field it

@@ -21,9 +21,15 @@ _MEDIA_REF = re.compile(rf"\b{_POINTER}\s+(?:\w+\s+){{0,2}}?{_MEDIA}\b|\b(?:see|
 _DOC = (r"(?:article|text|passage|paragraph|essay|story|poem|document|e-?mail|letter|code|table|data(?:set)?|list"
         r"|sentences?|tweet|review|conversation|dialogue|speech|report|excerpt|news|lyrics|song|abstract|summary"
         r"|statement|description|recipe|program|function|snippet|query|equation|problem|question|word)")
-# "the following article" with nothing following.
-_DOC_REF = re.compile(rf"\b(?:following|given|provided|below|attached|this|above)\s+(?:\w+\s+){{0,2}}?{_DOC}s?\b",
-                      re.I)
+# "the following article" with nothing following ("this" and "above" only for documents: "why did you choose this
+# question?" points back at the reply's own content).
+_DOC_REF = re.compile(rf"\b(?:following|given|provided|below|attached)\s+(?:\w+\s+){{0,2}}?{_DOC}s?\b"
+                      r"|\b(?:this|above)\s+(?:article|text|passage|paragraph|essay|document|e-?mail|letter|table|data"
+                      r"|tweet|review|poem|story|excerpt|report|speech)\b", re.I)
+# A coding task: "a given list" is then the function's parameter, and a URL the program's input.
+_CODE_TASK = re.compile(r"\b(?:function|program|code|script|algorithm|method|class|query|regex|regular expression"
+                        r"|python|java(?:script)?|c\+\+|c#|sql|html|css|bash|shell|api|implement|compile|loop"
+                        r"|machine learning|classifier|neural network|train a model)\b", re.I)
 _URL = re.compile(r"https?://\S+|\bwww\.\S+", re.I)
 _READ_VERB = re.compile(r"\b(?:summari[sz]e|read|analy[sz]e|review|describe|extract|classify|evaluate|critique"
                         r"|according to|based on|from (?:this|the) (?:article|page|website|link|site|post)"
@@ -38,6 +44,8 @@ def _words(text: str) -> int:
 def _missing(prompt: str, first_turn: bool) -> str | None:
     """What the prompt points at that the conversation does not hold, or None."""
     text = prose(prompt)
+    if _CODE_TASK.search(_URL.sub(" ", text)):
+        return None
     m = _MEDIA_REF.search(text)
     if m:
         return f"refers to {m.group(0).strip()!r}, which a text conversation cannot hold"
@@ -76,7 +84,9 @@ def missing_context(record, ctx):
     file (`the attached photo`, `in the image`, `see attached`); a bare
     URL whose page it must read (`Summarize this article: https://...`);
     or, in the first turn, `the following article` / `the given text` with
-    nothing after it (an alpaca record whose `input` is empty).
+    nothing after it (an alpaca record whose `input` is empty). A coding
+    task is skipped: there `the given list` is a parameter and a URL the
+    program's input.
 
     ## Why is this bad?
     The reply was written without the material, so it is invented: the

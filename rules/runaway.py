@@ -13,8 +13,9 @@ _NUMBERED = re.compile(r"^[ \t]*#*[ \t]*\d{1,3}[ \t]*[.)][ \t]*(?:Instruction|In
 # An unnumbered instruction header followed later by an output or response header.
 _BLOCK = re.compile(r"^[ \t]*#{0,4}[ \t]*(?:Instruction|Task)[ \t]*:.*?^[ \t]*#{0,4}[ \t]*(?:Output|Response)[ \t]*:",
                     re.M | re.S | re.I)
-# A fake next user turn: a role header on its own line after the reply has started.
-_NEXT_TURN = re.compile(r"\n[ \t]*(?:#{2,4}[ \t]*)?(?:Human|User|USER|Prompter|<\|user\|>)[ \t]*:[ \t]*\S", re.M)
+# A fake next exchange: a user header on its own line after the reply has started, then an assistant header.
+_NEXT_TURN = re.compile(r"\n[ \t]*(?:#{2,4}[ \t]*)?(?:Human|User|USER|Prompter)[ \t]*:[ \t]*\S.*?"
+                        r"\n[ \t]*(?:#{2,4}[ \t]*)?(?:Assistant|AI|Bot|GPT|Chatbot|Response)[ \t]*:", re.S)
 
 
 def _runaway(reply: str, dialogue_asked: bool) -> str | None:
@@ -31,7 +32,7 @@ def _runaway(reply: str, dialogue_asked: bool) -> str | None:
     if not dialogue_asked:
         m = _NEXT_TURN.search(text)
         if m and text[:m.start()].strip():
-            return f"a fake next user turn {m.group(0).strip()[:30]!r}"
+            return f"a fake next exchange {m.group(0).strip().splitlines()[0][:30]!r}"
     return None
 
 
@@ -43,8 +44,9 @@ def runaway_generation(record, ctx):
     Looks in each assistant reply (outside code) for what a generator writes
     when it does not stop: the numbered blocks of self-instruct data
     (`10. Instruction:`, `10. Input:`, `10. Output:`), a new
-    `Instruction:` ... `Output:` block, or a fake next turn (`User:`,
-    `Human:` on a new line after the answer). A next-turn header counts only
+    `Instruction:` ... `Output:` block, or a fake next exchange (a `User:`
+    or `Human:` line after the answer, then an `Assistant:` or `AI:` line;
+    a lone `Human: Biotic` is a label, not a turn). A next exchange counts only
     when the prompt did not ask for a dialogue, script, transcript or
     role-play. Headers at the very start of the reply are C003's.
 

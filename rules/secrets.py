@@ -181,11 +181,14 @@ _PLACEHOLDER_LABELS = {"example", "test", "sample", "demo", "dummy", "fake", "fo
                        "domain", "mydomain", "yourdomain", "yourcompany", "acme", "localhost", "invalid"}
 _MACHINE_DOMAINS = ("users.noreply.github.com", ".gserviceaccount.com")  # bots and service accounts, no person
 _PLACEHOLDER_LOCALS = {"user", "username", "name", "yourname", "your.name", "you", "someone", "john.doe", "jane.doe",
-                       "johndoe", "janedoe", "email", "youremail", "your.email", "noreply", "no-reply", "git"}
+                       "johndoe", "janedoe", "email", "youremail", "your.email", "noreply", "no-reply", "git",
+                       "example", "test", "sample", "john_doe", "jane_doe", "joe_doe", "jdoe", "john.smith",
+                       "johnsmith", "jane.smith", "donotreply", "do-not-reply", "do_not_reply"}
 # Role accounts are an organization's contact points, not a person's data.
 _ROLE_LOCALS = {"support", "info", "contact", "help", "sales", "admin", "hello", "team", "feedback", "privacy",
                 "security", "billing", "careers", "jobs", "press", "media", "webmaster", "postmaster", "abuse",
-                "office", "service", "customerservice", "enquiries", "inquiries", "legal", "hr", "marketing"}
+                "office", "service", "customerservice", "enquiries", "inquiries", "legal", "hr", "marketing",
+                "alerts", "alert", "notifications", "notification", "newsletter", "news", "updates", "orders"}
 _TOLL_FREE = {"800", "888", "877", "866", "855", "844", "833"}
 
 _INTL_PHONE = re.compile(r"\+[1-9][\d ().-]{6,22}\d")
