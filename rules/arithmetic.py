@@ -72,11 +72,38 @@ def evaluate(expr: str) -> Fraction | None:
         return None
 
 
+_AGGREGATE = re.compile(r"^\W*(?:(?:please\s+)?(?:compute|calculate|find|determine|what\s+is|give)\s+)?(?:the\s+)?"
+                        r"(average|mean|sum|total|product)\s+of\s+(?:a\s+list\s+of\s+|the\s+following\s+|these\s+"
+                        r"|the\s+given\s+|the\s+)?(?:numbers|values|integers)?\W*"
+                        r"((?:-?\d+(?:\.\d+)?\s*(?:,|and|\s)\s*)+-?\d+(?:\.\d+)?)\W*$", re.I)
+
+
+def _aggregate(text: str) -> tuple[str, Fraction] | None:
+    """(description, value) for "the average / sum / product of 4.5, 7.2, 9.7"."""
+    m = _AGGREGATE.match(" ".join(text.split()))
+    if not m:
+        return None
+    numbers = [Fraction(x) for x in re.findall(r"-?\d+(?:\.\d+)?", m.group(2))]
+    kind = m.group(1).lower()
+    if kind in ("sum", "total"):
+        value = sum(numbers, Fraction(0))
+    elif kind == "product":
+        value = Fraction(1)
+        for n in numbers:
+            value *= n
+    else:
+        value = sum(numbers, Fraction(0)) / len(numbers)
+    return f"the {kind} of {', '.join(m.group(2).replace(' and ', ', ').replace(',', ' ').split())}", value
+
+
 def _computable(prompt: str) -> tuple[str, Fraction] | None:
     """(expression, value) when the prompt is only a request to compute one expression."""
     if len(prompt) > 300 or not any(c.isdigit() for c in prompt):
         return None
     text = prose(prompt)
+    found = _aggregate(text)
+    if found:
+        return found
     text = re.sub(r"(\d)\s*%\s*of\s+", r"\1/100*", text)  # 20% of 50
     found = [m for m in _EXPR.finditer(text) if re.search(r"\d", m.group(0))]
     if len(found) != 1:
@@ -118,7 +145,9 @@ def wrong_arithmetic(record, ctx):
     ## What it does
     When the last user turn is only a request to compute one expression of
     numbers, `+ - * / ^ ** % x ×`, `N% of M` and parentheses (`Calculate
-    2^3 + 3^2`, `Evaluate (6+2)*(2-2)`), evaluates it exactly with a
+    2^3 + 3^2`, `Evaluate (6+2)*(2-2)`), or the average, sum or product of a
+    list of numbers (`Compute the average of a list of numbers` with the
+    input `4.5, 7.2, 9.7`), evaluates it exactly with a
     restricted parser (never `eval`) and compares it with the reply's stated
     result: its last number. Any number in the reply equal to the value (or
     the value rounded to the reply's decimals, or as a fraction) counts as

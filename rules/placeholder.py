@@ -19,6 +19,8 @@ _EMPTY_WORDS = {
 # In a reply these can be a real answer ("Which of these numbers is prime? None."): a reply must be clearer.
 _ANSWER_WORDS = {"none", "nothing", "-", "--", "empty", "blank", "nil", "..."}
 _MARKER = re.compile(r"^\s*[<\[(]\s*no[ _-]?(?:output|input|response|answer)\s*[>\])]", re.I)
+# A `<noinput>` line left inside real content.
+_MARKER_LINE = re.compile(r"^[ \t]*<\s*no[ _-]?(?:output|input)\s*>[ \t]*$", re.I | re.M)
 _SLOT = re.compile(
     r"[<\[]\s*(?:insert|enter|fill in)\b[^<>\[\]\n=\"'(){};]{0,60}[>\]]"
     r"|\{\{\s*[A-Za-z_][\w -]{0,40}\}\}",
@@ -65,6 +67,9 @@ def _slot(text: str) -> str | None:
     if "<" not in text and "[" not in text and "{{" not in text:
         return None
     text = prose(text)
+    line = _MARKER_LINE.search(text)
+    if line:
+        return line.group(0).strip()
     m = _SLOT.search(text)
     if m and m.group(0).startswith("{{") and _CODE_HINT.search(text):
         return None
@@ -79,7 +84,8 @@ def placeholder_content(record, ctx):
     Flags a message (or an alpaca `instruction`, `input` or `output` field)
     whose whole text is a placeholder: `<noinput>`, `No input.`, `N/A`,
     `None`, `null`, `-`, `<nooutput>`, `No output required`, or a reply that
-    opens with `<nooutput>`. It also flags an unfilled template slot anywhere
+    opens with `<nooutput>`, or a `<noinput>` line left inside real content.
+    It also flags an unfilled template slot anywhere
     in the prose (not in code): `<insert cuisine>`, `[Insert name here]`,
     `{{name}}`, unless the prompt is about templates or placeholders (a
     letter signed `[Your Name]` is what a model without the user's name

@@ -26,6 +26,12 @@ _DOC = (r"(?:article|text|passage|paragraph|essay|story|poem|document|e-?mail|le
 _DOC_REF = re.compile(rf"\b(?:following|given|provided|below|attached)\s+(?:\w+\s+){{0,2}}?{_DOC}s?\b"
                       r"|\b(?:this|above)\s+(?:article|text|passage|paragraph|essay|document|e-?mail|letter|table|data"
                       r"|tweet|review|poem|story|excerpt|report|speech)\b", re.I)
+# With an empty alpaca `input`: "the given condition", "the information provided" point at the input that is not there.
+_INPUT_REF = re.compile(r"\b(?:the|this|these)\s+(?:following|given|provided|above|below|attached|specified|mentioned)"
+                        r"\s+[a-z]\w*|\b(?:the|this)\s+[a-z]\w*\s+(?:given|provided|below|above|shown)\b"
+                        r"(?!\s+(?:by|to|in the|for|that|with|as|here)\b)", re.I)
+# Material after the reference, in the instruction itself: `...sentence: The tree was planted.`
+_MATERIAL = re.compile(r"[:\"“'\n]\s*\S")
 # A coding task: "a given list" is then the function's parameter, and a URL the program's input.
 _CODE_TASK = re.compile(r"\b(?:function|program|code|script|algorithm|method|class|query|regex|regular expression"
                         r"|python|java(?:script)?|c\+\+|c#|sql|html|css|bash|shell|api|implement|compile|loop"
@@ -41,8 +47,9 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def _missing(prompt: str, first_turn: bool) -> str | None:
-    """What the prompt points at that the conversation does not hold, or None."""
+def _missing(prompt: str, first_turn: bool, no_input: bool = False) -> str | None:
+    """What the prompt points at that the conversation does not hold, or None (`no_input`: an alpaca record
+    whose `input` is empty or a placeholder, `prompt` then being its instruction)."""
     text = prose(prompt)
     if _CODE_TASK.search(_URL.sub(" ", text)):
         return None
@@ -54,6 +61,11 @@ def _missing(prompt: str, first_turn: bool) -> str | None:
         rest = _URL.sub(" ", text)
         if _words(rest) <= 30 and _READ_VERB.search(rest) and not _ABOUT_URLS.search(rest):
             return f"asks to read {urls[0][:60]!r}, a link whose content is not in the conversation"
+    if no_input:
+        for m in _INPUT_REF.finditer(text):
+            after = text[m.end():]
+            if _words(after) <= 12 and not _MATERIAL.search(after):
+                return f"refers to {m.group(0).strip()!r}, but the input is empty"
     if first_turn:
         for m in _DOC_REF.finditer(text):
             after = text[m.end():].strip(" \t\r\n.:;?!\"'")
@@ -84,7 +96,9 @@ def missing_context(record, ctx):
     file (`the attached photo`, `in the image`, `see attached`); a bare
     URL whose page it must read (`Summarize this article: https://...`);
     or, in the first turn, `the following article` / `the given text` with
-    nothing after it (an alpaca record whose `input` is empty). A coding
+    nothing after it. In an alpaca record whose `input` is empty (or a
+    placeholder), any `the given X`, `the following X` or `the information
+    provided` in the instruction points at the missing input. A coding
     task is skipped: there `the given list` is a parameter and a URL the
     program's input.
 
@@ -103,8 +117,14 @@ def missing_context(record, ctx):
     drop the record.
     """
     text, first = _prompt(record)
+    data = record.data
+    no_input = False
+    if record.fmt == "alpaca" and isinstance(data, dict) and isinstance(data.get("instruction"), str):
+        value = data.get("input")
+        no_input = not isinstance(value, str) or not value.strip() or bool(only_placeholder(value, False))
+        text = data["instruction"] if no_input else text
     if text:
-        found = _missing(text, first)
+        found = _missing(text, first, no_input)
         if found:
             yield Finding(f"prompt {found}", pointer=_user_pointer(record))
 

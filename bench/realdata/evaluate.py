@@ -117,7 +117,8 @@ def table(rows: dict, markdown: bool) -> str:
     for code in sorted(rows):
         r = rows[code]
         recall = f"{_pct(r['caught'], r['defects'])} ({r['caught']}/{r['defects']})" if r["defects"] else "-"
-        lines.append([code, rules[code].severity, str(r["findings"]), str(r["sampled"]), str(r["true"]),
+        default = rules[code].severity if code in rules else "(no rule)"
+        lines.append([code, default, str(r["findings"]), str(r["sampled"]), str(r["true"]),
                       str(r["debatable"]), str(r["false"]), _pct(r["true"], r["sampled"]), recall])
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

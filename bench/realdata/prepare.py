@@ -29,6 +29,7 @@ SOURCES = {
     # raw generations of Alpaca's own self-instruct pipeline (generate_instruction.py), as forks committed them;
     # the second and third are held out: no rule was tuned on them
     "alpaca_regen": ("Doffery/stanford_alpaca", "regen.json", 1161, "CC BY-NC 4.0", "alpaca"),
+    "alpaca_regen_d": ("IDoMathEveryDay/standford_alpaca_", "regen.json", 144, "CC BY-NC 4.0", "alpaca"),
     "holdout_regen_b": ("avniavdulla/stanford_alpaca", "regen.json", 128, "CC BY-NC 4.0", "alpaca"),
     "holdout_regen_c": ("minpeter/stanford_alpaca_regen", "regen.json", 73, "CC BY-NC 4.0", "alpaca"),
     "codealpaca": ("sahil280114/codealpaca", "data/code_alpaca_2k.json", 2017, "CC BY-NC 4.0", "alpaca"),
