@@ -90,6 +90,7 @@ def evaluate(data: str, labels_path: str, show_unlabeled: bool):
                     continue
                 rows[code]["sampled"] += 1
                 rows[code][label] += 1
+    defects = [e for e in defects if e["sample"] in counts]
     for entry in defects:
         code = DEFECT_RULE[entry["defect"]]
         rows[code]["defects"] += 1
@@ -99,6 +100,12 @@ def evaluate(data: str, labels_path: str, show_unlabeled: bool):
     records = sum(counts.values())
     clean = records - len({k for k in defective if k[0] in counts})
     clean_errors = sum(1 for s, lines in error_lines.items() for line in lines if (s, line) not in defective)
+    diff = os.path.join(data, "alpaca_cleaned_diff.jsonl")
+    if os.path.exists(diff):  # records AlpacaDataCleaned changed or removed: did any rule flag them?
+        with open(diff, encoding="utf-8") as f:
+            changed = [json.loads(line) for line in f if line.strip()]
+        caught = sum(1 for e in changed if flagged.get(("alpaca", e["line"])))
+        rows["(cleaned diff)"].update(defects=len(changed), caught=caught, findings=len(by_sample.get("alpaca", ())))
     if show_unlabeled:
         for d in unlabeled:
             print(json.dumps({"sample": os.path.basename(d.path)[:-6], "line": d.line, "code": d.code,
@@ -117,7 +124,7 @@ def table(rows: dict, markdown: bool) -> str:
     for code in sorted(rows):
         r = rows[code]
         recall = f"{_pct(r['caught'], r['defects'])} ({r['caught']}/{r['defects']})" if r["defects"] else "-"
-        default = rules[code].severity if code in rules else "(no rule)"
+        default = rules[code].severity if code in rules else ("any rule" if code.startswith("(") else "(no rule)")
         lines.append([code, default, str(r["findings"]), str(r["sampled"]), str(r["true"]),
                       str(r["debatable"]), str(r["false"]), _pct(r["true"], r["sampled"]), recall])
     if markdown:
