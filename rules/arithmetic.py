@@ -96,9 +96,13 @@ def _aggregate(text: str) -> tuple[str, Fraction] | None:
     return f"the {kind} of {', '.join(m.group(2).replace(' and ', ', ').replace(',', ' ').split())}", value
 
 
+_OPERATION = re.compile(r"\d\s*(?:[-+*/^×÷x%]|\*\*)\s*[\d(\[-]|\d\s*%\s*of\b|\b(?:average|mean|sum|total|product)\b",
+                        re.I)
+
+
 def _computable(prompt: str) -> tuple[str, Fraction] | None:
     """(expression, value) when the prompt is only a request to compute one expression."""
-    if len(prompt) > 300 or not any(c.isdigit() for c in prompt):
+    if len(prompt) > 300 or not _OPERATION.search(prompt):
         return None
     text = prose(prompt)
     found = _aggregate(text)

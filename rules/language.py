@@ -12,6 +12,11 @@ from curate.rules.intent import prose
 from curate.text import split_prompt
 
 _MIN_LETTERS = 40  # shorter texts are not identified reliably
+_MAX_CHARS = 300  # characters classified: enough for a confident guess, and the cost grows with length
+# Most data is English: a text whose words are mostly ASCII and a fifth of them common English function words
+# is English without asking the classifier (the classifier runs on the rest).
+_ENGLISH = frozenset("the a an and or of to in is are was were be it that this for on with as by at from not you"
+                     " your we they he she his her their can will would should do does have has".split())
 _MIN_CONFIDENCE = 0.95
 # A prompt naming a language or asking for a translation: the reply's language is then the asked one.
 _LANGUAGE_ASKED = re.compile(
@@ -39,13 +44,43 @@ def _identifier():
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+# Function words of the common Latin-script languages that English text does not use: an ASCII text without
+# them holds no evidence of another language, and two such texts are not worth classifying.
+_FOREIGN = frozenset("und nicht ist der das ein eine wird sind mit auch oder aber wenn est les des une et pour dans"
+                     " avec sont nous vous pas qui los las el y es que del por para una con como pero muy il di che"
+                     " della sono gli anche os uma com mais het een van niet zijn voor ook maar och att det inte"
+                     " jest nie się oraz".split())
+
+
+def _maybe_foreign(text: str) -> bool:
+    """Whether a text may be in another language than English: not ASCII, or a few foreign function words."""
+    head = text[:4 * _MAX_CHARS]
+    if not head.isascii():
+        return True
+    words = head.lower().split()
+    hits = sum(w.strip(".,;:!?\"'()") in _FOREIGN for w in words)
+    return hits >= 2 and hits * 20 >= len(words)
+
+
+def _surely_english(text: str) -> bool:
+    words = text[:_MAX_CHARS].lower().split()
+    if len(words) < 8 or not text[:_MAX_CHARS].isascii():
+        return False
+    return sum(w.strip(".,;:!?\"'()") in _ENGLISH for w in words) >= len(words) / 5
+
+
 def _language(text: str) -> str | None:
     """The text's language code when identified with confidence, else None."""
+    if _surely_english(text):
+        return "en"
+    text = text[:4 * _MAX_CHARS]
+    if sum(map(text.count, "{};=()<>")) * 20 > len(text):
+        return None  # code without a fence: no natural language to identify
     text = _QUOTED.sub(" ", prose(text))
     text = re.sub(r"https?://\S+|\S+@\S+|[{}\[\]<>=;|\\]", " ", text)
     if len(_LETTER.findall(text)) < _MIN_LETTERS:
         return None
-    lang, p = _identifier().classify(text[:2000])
+    lang, p = _identifier().classify(text[:_MAX_CHARS])
     return lang if p >= _MIN_CONFIDENCE else None
 
 
@@ -55,12 +90,15 @@ def language_mismatch(record, ctx):
 
     ## What it does
     Identifies the language of the last user turn and of the final reply
-    (outside code, links, markup, quotations and function calls) with
-    py3langid, an offline classifier
+    (outside code, links, markup, quotations and function calls; a text
+    dense in code punctuation is skipped) with py3langid, an offline classifier
     whose model ships in its wheel, and flags the pair when both are
     identified with confidence 0.95 or more and differ. Texts with fewer than
     40 letters are skipped, and so is a prompt that asks for a translation
-    or names a language (`in French`, `Spanish`, `translate`, `idiom`).
+    or names a language (`in French`, `Spanish`, `translate`, `idiom`). Two
+    ASCII texts without the function words of other common Latin-script
+    languages (`und`, `est`, `los`, `che`, `het`...) are taken to be in one
+    language without running the classifier.
 
     ## Why is this bad?
     A model trained on replies in another language than the question learns
@@ -81,13 +119,15 @@ def language_mismatch(record, ctx):
     users = [m for m in prompt if m.role == "user"]
     if not users or not reply:
         return
-    asked = "\n".join(m.text for m in prompt if m.role in ("system", "user"))
-    if _LANGUAGE_ASKED.search(asked):
+    if not _maybe_foreign(users[-1].text) and not _maybe_foreign(reply):
         return
     theirs = _language(users[-1].text)
     if theirs is None:
         return
     ours = _language(reply)
-    if ours is not None and ours != theirs:
-        yield Finding(f"reply is in {ours!r} but the prompt is in {theirs!r}",
-                      pointer=record.messages[len(prompt)].content_pointer)
+    if ours is None or ours == theirs:
+        return
+    if _LANGUAGE_ASKED.search("\n".join(m.text for m in prompt if m.role in ("system", "user"))):
+        return
+    yield Finding(f"reply is in {ours!r} but the prompt is in {theirs!r}",
+                  pointer=record.messages[len(prompt)].content_pointer)

@@ -38,7 +38,7 @@ def _bare(text: str) -> str:
 
 def only_placeholder(text: str, reply: bool) -> str | None:
     """The placeholder the whole text is, or None."""
-    if not text.strip() or len(text) > 80:
+    if len(text) > 80 or not text.strip():
         return None
     if _MARKER.match(text) and reply:
         return _MARKER.match(text).group(0).strip()
