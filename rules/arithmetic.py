@@ -20,7 +20,7 @@ _ASK = re.compile(r"\b(?:calculate|compute|evaluate|solve|simplify|find|what(?:'
                   r"|math|maths|problem|please|output|arithmetic|operation|numerical|calculation|using|order"
                   r"|operations|me|tell|give|it|and|is|equal|equals|to|for)\b|[?:=.,!\s]", re.I)
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?(?![\w])")
-_DATE_LIKE = re.compile(r"\d{1,4}[-/]\d{1,2}[-/]\d{1,4}|\b0\d")
+_DATE_LIKE = re.compile(r"\d{1,4}[-/]\d{1,2}[-/]\d{1,4}|(?<![\d,.])0\d")
 _MAX_EXPONENT = 64
 _MAX_MAGNITUDE = Fraction(10) ** 30
 
@@ -30,6 +30,8 @@ def _value(node: ast.AST) -> Fraction:
     if isinstance(node, ast.Expression):
         return _value(node.body)
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        if abs(node.value) > _MAX_MAGNITUDE:
+            raise ValueError("too large")
         return Fraction(str(node.value))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _value(node.operand)
