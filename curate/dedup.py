@@ -21,6 +21,16 @@ Definitions (DESIGN.md section 3):
   unrelated 20-word exchanges: Jaccard 0.88), just as a shared template
   would; records with different system prompts and the same exchange are
   near-duplicates (1.00), not exact ones.
+- boilerplate: word 3-gram shingles found in at least 5% of the records
+  (and in at least 10) are left out of every near comparison (D002, C001,
+  L002, L003), so that a tool description, an instruction template or a long
+  shared context repeated across many records does not make different
+  questions near: similarity is judged on what differs. A record with
+  fewer than 5 shingles besides boilerplate (a template with one slot
+  filled) is compared whole. LSH candidates still come from the full
+  sets; only the verification (and so the reported similarity) drops the
+  boilerplate. A family of near-copies that is itself over 5% of a dataset
+  is then compared on its differences; its exact copies remain D001's.
 - prompt: the non-system turns before the final assistant message, tagged
   the same way, when one of them is a user turn. System turns are left out so
   a benchmark question leaks whatever system prompt wraps it, and so a long
@@ -55,7 +65,8 @@ from curate import facts
 from curate.diagnostics import Finding
 from curate.errors import CurateError
 from curate.registry import feature
-from curate.similarity import LSHIndex, MinHasher, ShingleHasher, ShingleSets, verify_in_rounds, verify_pairs
+from curate.similarity import (LSHIndex, MinHasher, ShingleHasher, ShingleSets, verify_in_rounds, verify_pairs,
+                               without_common)
 from curate.text import final_assistant_index, normalize
 
 FEATURE = "dedup"
@@ -69,6 +80,10 @@ MAX_DISTINCT_ANSWERS = 16
 NGRAM_SNIPPET = 80
 _MAX_SNIPPETS = 100_000
 _C001, _L003 = 1, 2  # prompt flags: the prompt serves C001, L003
+# Boilerplate: shingles in at least this share of the records (and at least this many) are left out of
+# near comparisons, so different questions behind one long preamble are not near (see the module doc).
+BOILERPLATE_SHARE = 0.05
+BOILERPLATE_MIN_RECORDS = 10
 _SALT = np.array([0x9E3779B9, 0x7F4A7C15, 0x85EBCA6B, 0xC2B2AE35], dtype=np.uint32)
 
 
@@ -526,13 +541,15 @@ class Corpus:
         """numpy views of everything collected (taken once; the columns cannot grow afterwards)."""
         if self._frozen is None:
             d = {"group": self._group.view(), "exact": self._exact.view()}
-            d["sets"] = ShingleSets(self._shingles.view(), _offsets(self._sizes.view()))
+            d["sets"] = without_common(ShingleSets(self._shingles.view(), _offsets(self._sizes.view())),
+                                       BOILERPLATE_SHARE, BOILERPLATE_MIN_RECORDS)
             configs = self.settings.full_configs + self.settings.prompt_configs
             empty = {k: np.zeros((0, lsh_params(*k)[0]), dtype=np.uint32) for k in configs}
             d["keys"] = {**empty, **{k: c.view() for k, c in self._keys.items()}}
             d["prow"], d["pflags"] = self._prow.view(), self._pflags.view()
             d["phash"], d["guard"] = self._phash.view(), self._guard.view()
-            d["psets"] = ShingleSets(self._pshingles.view(), _offsets(self._psizes.view()))
+            d["psets"] = without_common(ShingleSets(self._pshingles.view(), _offsets(self._psizes.view())),
+                                        BOILERPLATE_SHARE, BOILERPLATE_MIN_RECORDS)
             d["pkeys"] = {**empty, **{k: c.view() for k, c in self._pkeys.items()}}
             d["neg"], d["negpar"] = self._neg.view(), self._negpar.view()
             self._frozen = d

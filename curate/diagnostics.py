@@ -27,6 +27,7 @@ class Finding:
     line: int | None = None
     fingerprint: str | None = None
     record: int | None = None  # a dataset rule's record index (what `fix` removes)
+    severity: str | None = None  # a lower default for this finding; a configured severity overrides it
 
 
 @dataclass(slots=True)

@@ -136,7 +136,7 @@ def process_chunk(records: list[Record], plan: Plan):
 
 
 def _diagnostic(rule: Rule, severity: dict, f: Finding, path: str, line: int) -> Diagnostic:
-    return Diagnostic(rule.code, rule.name, severity.get(rule.code, rule.severity), f.message,
+    return Diagnostic(rule.code, rule.name, severity.get(rule.code) or f.severity or rule.severity, f.message,
                       f.path or path, f.line or line, f.pointer, tuple(f.related), record=f.record)
 
 

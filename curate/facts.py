@@ -15,6 +15,9 @@ A fact signature holds, from an already normalized (NFKC, case-folded) text:
   (``yes``, ``correct.``, ``no.``, ``not at all``...); ``no problem``
   is not a ``no``.
 
+Code is no fact: fenced and inline code spans and function calls with their
+arguments (``primerange(1, 30)``, ``sum(range(1,101))``) are dropped first.
+
 Only the words holding a digit are read (with their neighbours, for month
 names), each giving a date, or codes, or else numbers: a date's year is no
 number and the ``20`` of ``j20.9`` is none either. Past ``4 * max_facts``
@@ -66,6 +69,7 @@ _MARKER = re.compile(rf"(?:{_YES.pattern}|{_NO.pattern})[.!,;:]*")
 _TOKEN = re.compile(r"[\w']+")
 _NEGATIONS = {"not", "no", "never", "cannot", "nor", "neither"}
 _CONTRACTIONS = {"can't": "can", "won't": "will", "shan't": "shall", "ain't": "is", "cannot": "can"}
+_CODE_SPAN = re.compile(r"```.*?(?:```|\Z)|`[^`]*`|(?<![\w.])[a-z_][\w.]*\((?:[^()]|\([^()]*\))*\)")
 TRUNCATED = "truncated"  # a text with more digit-bearing words than the limit: its values are incomplete
 
 
@@ -94,7 +98,10 @@ def _number(m: re.Match) -> str:
 def values(text: str, polarity: bool = True, limit: int = 24) -> dict[str, set[str]]:
     """Fact values by kind in a normalized text (single spaces and newlines; kinds without values left out).
 
-    Only the words holding a digit are read, the first ``limit`` of them; past that the text is
+    Code is no fact: fenced and inline code spans and function calls with their
+arguments (``primerange(1, 30)``, ``sum(range(1,101))``) are dropped first.
+
+Only the words holding a digit are read, the first ``limit`` of them; past that the text is
     long-form and ``TRUNCATED`` is among the kinds.
     """
     out: dict[str, set[str]] = {}
@@ -107,6 +114,8 @@ def values(text: str, polarity: bool = True, limit: int = 24) -> dict[str, set[s
                 out["polarity"] = {"no"}
     if not any(map(text.__contains__, "0123456789")):  # 10x faster than a regex search
         return out
+    if "`" in text or "(" in text:
+        text = _CODE_SPAN.sub(" ", text)
     words = text.split()
     found = list(islice((i for i, w in enumerate(words) if not w.isalpha() and _DIGITS.search(w)), limit + 1))
     if len(found) > limit:

@@ -176,6 +176,34 @@ class ShingleSets:
         return ShingleSets(self.values[lo : self.offsets[stop]], self.offsets[start : stop + 1] - lo)
 
 
+def without_common(sets: ShingleSets, share: float, min_records: int, min_rest: int = 5,
+                   sample: int = 20_000) -> ShingleSets:
+    """The sets less their boilerplate: hashes found in at least ``share`` of the records (and in at least
+    ``min_records``), such as a tool description or an instruction template many records repeat.
+
+    Document frequencies are counted on up to ``sample`` evenly spaced records. A record with fewer than
+    ``min_rest`` hashes besides boilerplate keeps its whole set: a template that differs in one slot word
+    is still compared whole, and two copies of it are near-duplicates.
+    """
+    n = len(sets)
+    if n < min_records or not len(sets.values):
+        return sets
+    rows = np.linspace(0, n - 1, min(n, sample)).astype(np.int64)
+    starts, stops = sets.offsets[rows], sets.offsets[rows + 1]
+    picked = np.concatenate([sets.values[a:b] for a, b in zip(starts.tolist(), stops.tolist())])
+    values, counts = np.unique(picked, return_counts=True)
+    common = values[counts >= max(min_records * len(rows) / n, share * len(rows))]
+    if not len(common):
+        return sets
+    boiler = np.isin(sets.values, common)
+    owner = np.repeat(np.arange(n), sets.sizes())
+    kept = np.bincount(owner[~boiler], minlength=n)
+    keep = ~boiler | (kept[owner] < min_rest)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner[keep], minlength=n), out=offsets[1:])
+    return ShingleSets(sets.values[keep], offsets)
+
+
 def _as_sets(sets: ShingleSets | Sequence[np.ndarray]) -> ShingleSets:
     return sets if isinstance(sets, ShingleSets) else ShingleSets.from_arrays(sets)
 

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+# TeX math markup, which a benchmark problem may carry and its pasted copy may not (or the reverse).
+_TEX_HINT = re.compile(r"\$|\\[a-zA-Z(\[\])]")
+_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_TEX_OPERATORS = {"\\cdot": " * ", "\\times": " * ", "\\div": " / ", "\\le": " <= ", "\\ge": " >= ",
+                  "\\neq": " != ", "\\pm": " +- "}
+_TEX_DROP = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)\b|\\[$()\[\]]|\$|\\(?=[a-zA-Z])")
+_TEX_SPACE = re.compile(r"\\[,;!: ]")
+_OPERATOR = re.compile("|".join(re.escape(k) + r"(?![a-zA-Z])" for k in _TEX_OPERATORS))
+
+
+def tex_plain(text: str) -> str:
+    """Text without TeX math markup: `$...$`, `\\(...\\)`, `\\[...\\]`, `\\$`, `\\left`/`\\right` dropped,
+    `\\frac{a}{b}` as `a/b`, `\\cdot` and `\\times` as `*`, other commands without their backslash, braces
+    dropped. Texts without a `$` or a backslash command are returned as they are."""
+    if not _TEX_HINT.search(text):
+        return text
+    for _ in range(3):  # nested fractions, innermost first
+        text, n = _FRAC.subn(r"\1/\2", text)
+        if not n:
+            break
+    text = _OPERATOR.sub(lambda m: _TEX_OPERATORS[m.group(0)], text)
+    text = _TEX_DROP.sub("", _TEX_SPACE.sub(" ", text))
+    return text.replace("{", "").replace("}", "")
 
 
 def normalize(text: str) -> str:
-    """NFKC, case-folded, whitespace collapsed."""
+    """NFKC, case-folded, TeX markup dropped (`tex_plain`), whitespace collapsed."""
+    if "$" in text or "\\" in text:
+        text = tex_plain(text)
     text = unicodedata.normalize("NFKC", text).casefold()
     # Already collapsed, the common case, costs no split: every whitespace
     # character but the ASCII space is non-printable.

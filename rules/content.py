@@ -175,7 +175,7 @@ _SUSPICIOUS = re.compile(
 )
 _ASCII_SUSPICIOUS = re.compile(f"(?P<ctrl>{_CTRL})")
 # every match of _SUSPICIOUS starts with one of these
-_TRIGGER = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\u200b-\u200d\u2060\ufeffÂÃÄÅÐÑâð]")
+_TRIGGER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\u200b-\u200d\u2060\ufeffÂÃÄÅÐÑâð]")
 _MAX_LISTED = 3
 
 

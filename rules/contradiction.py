@@ -15,7 +15,9 @@ class Contradiction(DedupRule):
     Compares records whose prompts (the non-system turns before the final
     assistant message) are equal, or near: word 3-gram Jaccard similarity at
     least `threshold` (default 0.9), found with MinHash LSH and verified
-    exactly. Both must have the same system prompt and state the same facts
+    exactly, with boilerplate shingles (a tool description or template in at
+    least 5% of the records) left out: different questions behind one long
+    preamble are not the same prompt. Both must have the same system prompt and state the same facts
     in the prompt, so "what is 12 times 7" and "what is 12 times 8" are
     different questions. Their final answers conflict when both give values
     of one kind and each has a value the other lacks:
@@ -27,7 +29,9 @@ class Contradiction(DedupRule):
       short answers that are the same words except a negation (`is safe` /
       `is not safe`).
 
-    Facts the prompt already states are ignored, and a kind with more than
+    Numbers inside code (fenced or inline code, function calls such as
+    `primerange(1, 30)`) are no facts. Facts the prompt already states are
+    ignored, and a kind with more than
     `max_facts` (default 6) values in an answer is too long-form to compare;
     an answer that lacks a fact, or adds detail, is no conflict. The later
     record is flagged, naming both sides' values; the related location is the

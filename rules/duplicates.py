@@ -53,7 +53,11 @@ class NearDuplicate(DedupRule):
     related location is the earliest such record found. Pairs never chain:
     a templated dataset gives one finding per record at most, each against a
     record it is itself similar to. Exact copies are left to D001 (when D001
-    is off, they are reported here with similarity 1.00).
+    is off, they are reported here with similarity 1.00). Shingles found in at least 5% of the records (and in at least 10) are
+    boilerplate, such as a tool description or an instruction template, and
+    are left out of the measure (a record with fewer than 5 other shingles
+    is measured whole); TeX math markup (`$`, `\\(`, `\\frac{a}{b}`) is
+    ignored.
 
     ## Why is this bad?
     Near-copies (a changed name, a reworded sentence) over-weight one example

@@ -147,30 +147,8 @@ def is_text_part(part) -> bool:
     return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
 
 
-@record_rule("F004", "missing-messages", "error", requires="json")
 def missing_messages(record, ctx):
-    """The record has no message list, or it is not a list, or it is empty.
-
-    ## What it does
-    Looks for the format's message list: `messages` (openai), `conversations`
-    (sharegpt). An alpaca record needs both `instruction` and `output`
-    (absent or null counts as missing). When the record looks like another
-    format, the message says which.
-
-    ## Why is this bad?
-    A record without a conversation has nothing to train on; loaders crash on
-    it or produce an empty example.
-
-    ## Example
-    ```json
-    {"messages": []}
-    {"prompt": "hi", "completion": "hello"}
-    ```
-
-    ## Fix
-    Export the conversation under the format's key, or pass `--format` when
-    the file was detected as the wrong format.
-    """
+    """F004's findings for one record of a known shape (rules/shape.py reports them; unknown shapes per file)."""
     data = record.data
     if not isinstance(data, dict):
         return
@@ -320,58 +298,6 @@ def unknown_role(record, ctx):
         elif m.alias:
             spelling = spelling or _role_spellings(record.data[fmt.list_key], fmt)
             yield Finding(f"role {_short(raw)} is an alias of {_short(spelling[m.role])} (fixable)", m.role_pointer)
-
-
-@record_rule("F007", "unknown-key", "warning", requires="json", options={"allowed_keys": []})
-def unknown_key(record, ctx):
-    """The record or one of its messages has a key the format does not define.
-
-    ## What it does
-    Compares record keys and message keys with the format's: openai records
-    `messages`, `tools`, `parallel_tool_calls` and messages `role`,
-    `content`, `name`, `tool_calls`, `tool_call_id`, `weight`; sharegpt
-    `conversations`, `system`, `tools`, `id` and `from`, `value`, `weight`;
-    alpaca `instruction`, `input`, `output`, `system`, `history`. A message
-    key is reported once per record, with the number of messages that have it.
-
-    Option `allowed_keys` (list of strings, default empty): extra keys to
-    accept at record or message level, e.g. `["id", "source"]`.
-
-    ## Why is this bad?
-    Trainers ignore unknown keys, so what they hold (a misspelled `weight`, a
-    `system_prompt`) silently does not take effect; some APIs reject them.
-
-    ## Example
-    ```json
-    {"messages": [{"role": "user", "content": "hi", "wieght": 0}], "source": "crawl"}
-    ```
-
-    ## Fix
-    Rename misspelled keys, move metadata out of the training file, or list
-    the keys in `allowed_keys`.
-    """
-    data = record.data
-    if not isinstance(data, dict):
-        return
-    fmt = FORMATS[record.fmt]
-    allowed = set(ctx.options.get("allowed_keys") or ())
-    for key in data:
-        if key not in fmt.record_keys and key not in allowed:
-            yield Finding(f"unknown record key {_short(key)} for {fmt.name} records", f"/{_pointer_key(key)}")
-    items = data.get(fmt.list_key) if fmt.list_key else None
-    if not isinstance(items, list):
-        return
-    first: dict[str, tuple[int, int]] = {}
-    for i, item in enumerate(items):
-        if isinstance(item, dict):
-            for key in item:
-                if key not in fmt.message_keys and key not in allowed:
-                    at, n = first.get(key, (i, 0))
-                    first[key] = (at, n + 1)
-    for key, (at, n) in first.items():
-        where = f"message {at}" if n == 1 else f"{n} messages, first {at}"
-        yield Finding(f"unknown message key {_short(key)} for {fmt.name} messages ({where})",
-                      f"/{fmt.list_key}/{at}/{_pointer_key(key)}")
 
 
 def _content_problem(value) -> tuple[str, str] | None:

@@ -58,6 +58,8 @@ class NearLeak(LeakRule):
     `--reference` files are protected. The training record is flagged, the
     related location is the earliest protected record found. Exact copies are
     left to L001 (when L001 is off, they are reported here as 1.00).
+    Boilerplate shingles (in at least 5% of the records) are left out and TeX
+    markup is ignored, as in D002: a MATH problem pasted without `$` leaks.
 
     ## Why is this bad?
     A lightly edited copy of an evaluation example leaks it as surely as an
@@ -94,6 +96,8 @@ class PromptLeak(LeakRule):
     leaks whatever system prompt wraps it. Prompts under `min_words` words
     (default 5: greetings such as "hi, how are you?") are too generic to
     count. Records L001 or L002 already report are not reported again.
+    Boilerplate shingles (in at least 5% of the records) are left out of the
+    near measure and TeX markup is ignored, as in D002.
     Train and unsplit files are the training side; eval, test and
     `--reference` files are protected.
 

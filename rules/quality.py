@@ -13,6 +13,7 @@ import numpy as np
 
 from curate.diagnostics import Finding
 from curate.registry import dataset_rule, feature, record_rule
+from curate.rules.intent import asks_for_ai_persona, user_text
 from curate.rules.template import fenced_blocks, mask_code
 from curate.tokens import count_tokens
 
@@ -291,14 +292,19 @@ def boilerplate_response(record, ctx):
 
     ## Fix
     Rewrite or drop the reply. For a safety dataset whose refusals are
-    intended, ignore Q004 for that file (`per-file-ignores`).
+    intended, ignore Q004 for that file (`per-file-ignores`). A reply to a
+    prompt that asks it to play an AI ("pretend to be an AI language
+    model", "role-play a chatbot") is skipped: the phrase is what was asked.
     """
+    persona = None
     for m in record.messages:
         if m.role != "assistant":
             continue
         text = m.text
         hit = _has_anchor(text) and _BOILERPLATE.search(text)
-        if hit:
+        if hit and persona is None:
+            persona = asks_for_ai_persona(user_text(record.messages))
+        if hit and not persona:
             yield Finding(f"assistant reply contains boilerplate {hit.group(0)!r}", pointer=m.content_pointer)
 
 

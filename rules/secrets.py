@@ -181,11 +181,14 @@ _PLACEHOLDER_LABELS = {"example", "test", "sample", "demo", "dummy", "fake", "fo
                        "domain", "mydomain", "yourdomain", "yourcompany", "acme", "localhost", "invalid"}
 _MACHINE_DOMAINS = ("users.noreply.github.com", ".gserviceaccount.com")  # bots and service accounts, no person
 _PLACEHOLDER_LOCALS = {"user", "username", "name", "yourname", "your.name", "you", "someone", "john.doe", "jane.doe",
-                       "johndoe", "janedoe", "email", "youremail", "your.email", "noreply", "no-reply", "git"}
+                       "johndoe", "janedoe", "email", "youremail", "your.email", "noreply", "no-reply", "git",
+                       "example", "test", "sample", "john_doe", "jane_doe", "joe_doe", "jdoe", "john.smith",
+                       "johnsmith", "jane.smith", "donotreply", "do-not-reply", "do_not_reply"}
 # Role accounts are an organization's contact points, not a person's data.
 _ROLE_LOCALS = {"support", "info", "contact", "help", "sales", "admin", "hello", "team", "feedback", "privacy",
                 "security", "billing", "careers", "jobs", "press", "media", "webmaster", "postmaster", "abuse",
-                "office", "service", "customerservice", "enquiries", "inquiries", "legal", "hr", "marketing"}
+                "office", "service", "customerservice", "enquiries", "inquiries", "legal", "hr", "marketing",
+                "alerts", "alert", "notifications", "notification", "newsletter", "news", "updates", "orders"}
 _TOLL_FREE = {"800", "888", "877", "866", "855", "844", "833"}
 
 _INTL_PHONE = re.compile(r"\+[1-9][\d ().-]{6,22}\d")
@@ -245,6 +248,13 @@ def _emails(text: str):
         yield f"e-mail address {name[0]}***@{m.group(1)}"
 
 
+def _sequential(digits: str) -> bool:
+    """Obviously made-up digits: the last seven run up or down by one (`4567890`, `9876543`) or repeat one."""
+    tail = digits[-7:]
+    steps = {(int(b) - int(a)) % 10 for a, b in zip(tail, tail[1:])}
+    return len(steps) == 1 and steps <= {0, 1, 9}
+
+
 def _phones(text: str):
     if "+" in text:
         for m in _INTL_PHONE.finditer(text):
@@ -255,12 +265,14 @@ def _phones(text: str):
                 continue
             if digits.startswith("1") and len(digits) == 11 and (digits[4:7] == "555" or digits[1:4] in _TOLL_FREE):
                 continue
+            if _sequential(digits):
+                continue
             yield f"phone number ***{digits[-2:]}"
     for m in _US_PHONE.finditer(text):
         area, exchange, line = m.group(1) or m.group(2), m.group(4), m.group(5)
         if m.group(3) and text[m.end() - 5] != m.group(3):
             continue  # mixed separators: 415-555.2671 is no phone format
-        if exchange == "555" or area in _TOLL_FREE or (area, exchange, line) == ("123", "456", "7890"):
+        if exchange == "555" or area in _TOLL_FREE or _sequential(area + exchange + line):
             continue
         yield f"phone number ***{line[-2:]}"
 
@@ -338,7 +350,8 @@ def pii(record, ctx):
     addresses of no person are skipped: placeholder domains (`example.com`,
     `test.com`, `*.test`, `domain.com`...), addresses such as `user@`,
     `john.doe@`, `git@`, role accounts (`support@`, `info@`...), fictional
-    `555` and toll-free phone numbers, `123-456-7890`, payment processors'
+    `555` and toll-free phone numbers, sequential digits (`123-456-7890`,
+    `987-654-3210`, `+1 234 567 8901`), payment processors'
     documented test cards (`4242 4242 4242 4242`...) and sample SSNs
     (`123-45-6789`, `111-22-3333`). Dates, versions, decimals, plain numbers
     and maths do not match the formats.

@@ -6,6 +6,7 @@ import re
 
 from curate.diagnostics import Finding
 from curate.registry import record_rule
+from curate.rules.intent import asks_for_dialogue, user_text
 
 _INLINE = re.compile(r"(`+)[^`\n]+?\1")
 
@@ -91,10 +92,10 @@ def _mask_strikethrough(text: str) -> str:
     return _STRIKE.sub(lambda m: " " * len(m.group(0)), text)
 
 
-def template_artifacts(text: str) -> list[str]:
-    """Distinct template tokens and role headers found in prose (outside code), in order."""
+def template_artifacts(text: str, headers: bool = True) -> list[str]:
+    """Distinct template tokens and role headers (unless `headers` is false) found in prose (outside code), in order."""
     found: list[str] = []
-    lead = text[:1] in _LEAD_CHARS and _LEADING.match(text)
+    lead = headers and text[:1] in _LEAD_CHARS and _LEADING.match(text)
     if lead:
         found.append(lead.group(1) + ":")
     if _maybe_token(text):
@@ -120,7 +121,9 @@ def template_artifact(record, ctx):
     `### Instruction:` and `### Response:` at the start of a line, and a role
     header such as `Assistant:`, `Human:` or `User:` at the very start of the
     content. Code blocks and inline code are skipped (explaining a template is
-    fine there), and so is an inline `<s>text</s>` (HTML strikethrough).
+    fine there), and so is an inline `<s>text</s>` (HTML strikethrough). A
+    leading role header in a reply is skipped when the prompt asked for a
+    dialogue, script, transcript or role-play: there it is the content.
 
     ## Why is this bad?
     The trainer applies the model's chat template itself. Template text baked
@@ -137,11 +140,17 @@ def template_artifact(record, ctx):
     Strip the template markup from the export and keep only the plain turns;
     split a transcript with `Human:`/`Assistant:` headers into messages.
     """
+    dialogue = None
     for m in record.messages:
         text = m.text
         if not text:
             continue
-        found = template_artifacts(text)
+        headers = True
+        if m.role == "assistant" and text[:1] in _LEAD_CHARS and _LEADING.match(text):
+            if dialogue is None:
+                dialogue = asks_for_dialogue(user_text(record.messages))
+            headers = not dialogue
+        found = template_artifacts(text, headers)
         if found:
             shown = ", ".join(f"`{t}`" for t in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
             yield Finding(f"{m.role} content contains chat-template markup {shown}", pointer=m.content_pointer)
