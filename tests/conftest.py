@@ -46,3 +46,8 @@ def clean_records():
 @pytest.fixture
 def repo_root():
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-snapshots", action="store_true",
+                     help="Rewrite fixtures/rules/*/snapshots/*.json from the current output (see docs/testing.md).")
