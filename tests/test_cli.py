@@ -6,6 +6,8 @@ import json
 
 from conftest import write_jsonl
 
+from curate.registry import load_rules
+
 BAD = [
     '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}',
     '{"messages": [',
@@ -129,7 +131,7 @@ def test_certificate_written_only_when_passing_and_verify(run, tmp_path, clean_r
     assert cert["files"][0]["split"] == "train"
     assert cert["files"][0]["records"] == len(clean_records)
     assert len(cert["files"][0]["sha256"]) == 64
-    assert cert["rules"] == ["F001", "F002", "F003"] or set(cert["rules"]) >= {"F001", "F002", "F003"}
+    assert cert["rules"] == [code for code in load_rules() if code.startswith("F")]
     assert run("verify", "cert.json").exit_code == 0
     data = (tmp_path / "train.jsonl").read_bytes()
     (tmp_path / "train.jsonl").write_bytes(data[:-2] + b" }\n")  # one changed byte
