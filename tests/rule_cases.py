@@ -64,12 +64,12 @@ def _invoke(args: list[str]):
     return CliRunner().invoke(cli, args, catch_exceptions=False)
 
 
-def _lint(code: str, case: dict, files: list[str]) -> dict:
-    args = ["lint", *files, "--select", code, "--output-format", "json", "--no-progress", *case.get("args", [])]
+def lint(code: str, case: dict, files: list[str], fmt: str = "json"):
+    """`curate lint` of the case's files with only `code` selected; the report parsed when `fmt` is json."""
+    args = ["lint", *files, "--select", code, "--output-format", fmt, "--no-progress", *case.get("args", [])]
     result = _invoke(args)
     assert result.exit_code in (0, 1), result.output
-    report = json.loads(result.output)
-    return {"records": report["summary"]["records"], "diagnostics": report["diagnostics"]}
+    return json.loads(result.output) if fmt == "json" else result.output
 
 
 def _read_tree(folder: str) -> dict[str, bytes]:
@@ -94,13 +94,21 @@ def _fix(code: str, case: dict, files: list[str], folder: str) -> dict:
     return {"output": result.output.splitlines(), "files": written}
 
 
-def run_case(code: str, case: dict, folder: str) -> dict:
+def prepare(case: dict, folder: str) -> tuple[list[str], dict]:
+    """The case's files, and the case with its `config` written as curate.toml and passed by `--config`."""
     files = case.get("files") or sorted(n for n in os.listdir(folder) if n != "curate.toml")
     if "config" in case:
         with open(os.path.join(folder, "curate.toml"), "w", encoding="utf-8") as f:
             f.write(_toml(case["config"]) + "\n")
         case = {**case, "args": ["--config", "curate.toml", *case.get("args", [])]}
-    snapshot = {"lint": _lint(code, case, files)}
+    return files, case
+
+
+def run_case(code: str, case: dict, folder: str) -> dict:
+    """The snapshot of a case: every diagnostic, and for a fixable rule what `curate fix` prints and writes."""
+    files, case = prepare(case, folder)
+    report = lint(code, case, files)
+    snapshot = {"lint": {"records": report["summary"]["records"], "diagnostics": report["diagnostics"]}}
     if RULES[code].fix:
         snapshot["fix"] = _fix(code, case, files, folder)
     return snapshot

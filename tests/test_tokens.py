@@ -66,8 +66,8 @@ def test_exact_count_through_the_chat_template(run, tmp_path, data):
 
 def test_a_template_that_rejects_the_conversation_counts_the_plain_text(run, tmp_path, data):
     tok = _save_tokenizer(tmp_path / "tok", QUIET)
-    assert _q002(run, tok, 7) == ["1: example has 8 tokens (exact), over max_tokens 7: "
-                                  "the reply would be truncated in training"]
+    tail = "the reply would be truncated in training"
+    assert _q002(run, tok, 7) == [f"1: example has 8 tokens (exact), over max_tokens 7: {tail}"]
 
 
 def test_a_missing_tokenizer_is_one_error_line(run, tmp_path, data):
