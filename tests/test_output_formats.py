@@ -8,7 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote
 
-from conftest import write_jsonl
+from conftest import conv, write_jsonl
 
 BAD = [
     '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}',
@@ -185,3 +185,47 @@ def test_json_statistics(run, tmp_path):
                                   {"code": "F003", "name": "not-an-object", "count": 2}]
     plain = json.loads(run("lint", "train.jsonl", "--select", "F", "--output-format", "json").output)
     assert "statistics" not in plain
+
+
+def _duplicates_and_a_leak(tmp_path):
+    a = conv("How many legs does a spider have?", "Spiders have eight legs.")
+    b = conv("What is the largest ocean?", "The Pacific Ocean is the largest.")
+    write_jsonl(tmp_path / "eval.jsonl", [conv("Name a prime above ten.", "Eleven."), b])
+    write_jsonl(tmp_path / "train.jsonl", [a, conv("Say hi.", "Hi!"), a, b])
+    return ["train.jsonl", "eval.jsonl", "--select", "D001,L001"]
+
+
+def test_text_prints_related_locations_under_their_finding(run, tmp_path):
+    out = run("lint", *_duplicates_and_a_leak(tmp_path)).output
+    assert out.splitlines() == [
+        "train.jsonl:3: D001 same normalized conversation as the earlier record at train.jsonl:1",
+        "    related: train.jsonl:1",
+        "train.jsonl:4: L001 same normalized conversation as the eval record at eval.jsonl:2",
+        "    related: eval.jsonl:2",
+        "Found 1 error, 1 warning in 6 records (2 files).",
+    ]
+
+
+def test_sarif_related_locations(run, tmp_path):
+    log = json.loads(run("lint", *_duplicates_and_a_leak(tmp_path), "--output-format", "sarif").output)
+
+    def location(uri, line):
+        return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                                     "region": {"startLine": line}}}
+
+    results = log["runs"][0]["results"]
+    assert [(r["ruleId"], r["locations"], r["relatedLocations"]) for r in results] == [
+        ("D001", [location("train.jsonl", 3)], [{**location("train.jsonl", 1), "id": 0}]),
+        ("L001", [location("train.jsonl", 4)], [{**location("eval.jsonl", 2), "id": 0}]),
+    ]
+    assert all(len(r["partialFingerprints"]["curateFindingHash/v1"]) == 20 for r in results)
+
+
+def test_github_annotation_escaping():
+    """Workflow-command escaping: `%`, CR and LF everywhere, and `:` and `,` in properties too."""
+    from curate.diagnostics import Diagnostic
+    from curate.output import github
+
+    d = Diagnostic("Q999", "odd:name,x", "info", "50% done\r\nnext::line, a:b", "dir/a,b:c%.jsonl", 3)
+    assert github.render(None, [d]) == (
+        "::notice file=dir/a%2Cb%3Ac%25.jsonl,line=3,title=Q999 odd%3Aname%2Cx::50%25 done%0D%0Anext::line, a:b\n")
