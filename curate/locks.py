@@ -17,10 +17,13 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass, replace
-from typing import Self
+from typing import TYPE_CHECKING
 
 from curate.atomic import before_replace
 from curate.errors import CurateError
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11+
+    from typing_extensions import Self
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,13 @@ import contextlib
 import os
 import shutil
 import tempfile
-from typing import IO, Self
+from typing import IO, TYPE_CHECKING
 
 from curate.atomic import before_replace
 from curate.errors import CurateError
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11+
+    from typing_extensions import Self
 
 
 class RejectsFile:
