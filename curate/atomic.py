@@ -90,7 +90,7 @@ def _replace(tmp: str, path: str) -> None:
 def remove_stale(pattern: str) -> list[str]:
     """Remove files or folders matching ``pattern`` that no live run holds a lock on and that are not recent."""
     removed = []
-    for candidate in glob.glob(pattern, include_hidden=True):
+    for candidate in glob.glob(pattern):  # the patterns' names start with ".", so they match hidden files
         if _is_stale(candidate):
             with contextlib.suppress(OSError):
                 if os.path.isdir(candidate) and not os.path.islink(candidate):

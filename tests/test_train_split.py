@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from curate.train.data import Example
-from curate.train.run import _split_train_eval
+import pytest
+
+pytest.importorskip("torch")  # the train extra
+
+from curate.train.data import Example  # noqa: E402
+from curate.train.run import _split_train_eval  # noqa: E402
 
 
 def _example(i, question, answer):
