@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the same fallback the package uses
     import tomli as tomllib
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "rules")
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "rules"))
 RULES = load_rules()
 NOT_DATA = {"cases.toml", "snapshots"}
 CASE_KEYS = {"files", "args", "config", "expected", "related"}
