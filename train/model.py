@@ -51,6 +51,7 @@ def load_tokenizer(name: str, chat_template_file: str | None = None):
         raise ModelError(f"cannot load the tokenizer of {name}: {first_line(exc)}") from exc
     if chat_template_file:
         tokenizer.chat_template = Path(chat_template_file).read_text(encoding="utf-8")
+        tokenizer.curate_template_file = chat_template_file
     if not tokenizer.chat_template:
         raise ModelError(f"the tokenizer of {name} has no chat template: pass one with --chat-template FILE")
     if tokenizer.pad_token is None:

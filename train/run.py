@@ -15,6 +15,7 @@ from curate.train import checks, is_main_process
 from curate.train import model as models
 from curate.train.config import TrainConfig
 from curate.train.data import Encoded, Example, Excluded, build_dataset, read_examples
+from curate.train.render import inspect_template
 from curate.train.report import loss_curves, plot_losses, write_report
 from curate.train.trainer import build_trainer, loss_not_falling
 
@@ -51,23 +52,50 @@ def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _datasets(inputs: RunInputs, tokenizer) -> tuple[list[Encoded], list[Encoded], list[Excluded]]:
-    """Encoded train and eval sets (eval: --eval, or held out of --data) and the examples left out."""
+@dataclass
+class Prepared:
+    """The encoded train and eval sets, the examples left out, and the template's findings."""
+
+    train: list[Encoded]
+    eval: list[Encoded]
+    excluded: list[Excluded]
+    unrenderable: list[str]
+    notes: list[str]
+
+
+def _datasets(inputs: RunInputs, tokenizer) -> Prepared:
+    """Encoded train and eval sets (eval: --eval, or held out of --data), before any model loads."""
     config = inputs.config
     train_examples = read_examples(inputs.data)
     if inputs.eval:
         eval_examples = read_examples(inputs.eval)
     else:
         train_examples, eval_examples = _split_train_eval(train_examples, config.eval_fraction, config.seed)
-    train_set, excluded = build_dataset(tokenizer, train_examples, config.max_seq_len)
-    eval_set, eval_excluded = build_dataset(tokenizer, eval_examples, config.max_seq_len)
-    excluded += eval_excluded
+    train_data = build_dataset(tokenizer, train_examples, config.max_seq_len)
+    eval_data = build_dataset(tokenizer, eval_examples, config.max_seq_len)
+    notes = []
+    system_note = inspect_template(tokenizer).system_note
+    if system_note and any(e.messages and e.messages[0].get("role") == "system" for e in train_examples + eval_examples):
+        notes.append(system_note)
+    return Prepared(train_data.kept, eval_data.kept, train_data.excluded + eval_data.excluded,
+                    train_data.unrenderable + eval_data.unrenderable, notes)
+
+
+def _checked(prepared: Prepared) -> Prepared:
+    """Report notes and exclusions; refuse (before any model loads) when an example cannot be rendered."""
     if is_main_process():
-        for item in excluded:
+        for note in prepared.notes:
+            warn(note)
+        for item in prepared.excluded:
             warn(f"{item.path}:{item.line}: excluded: {item.reason}")
-    if not train_set or not eval_set:
-        raise RunFailed(f"no {'train' if not train_set else 'eval'} example is left to use after exclusions")
-    return train_set, eval_set, excluded
+        for finding in prepared.unrenderable:
+            print(finding)
+    if prepared.unrenderable:
+        raise RunFailed(f"refusing to train: the chat template cannot render {len(prepared.unrenderable)} example(s) "
+                        "(listed above); fix them or pass a template that can with --chat-template FILE")
+    if not prepared.train or not prepared.eval:
+        raise RunFailed(f"no {'train' if not prepared.train else 'eval'} example is left to use after exclusions")
+    return prepared
 
 
 def run(inputs: RunInputs) -> dict:
@@ -75,7 +103,8 @@ def run(inputs: RunInputs) -> dict:
     config = inputs.config
     started = time.time()
     tokenizer = models.load_tokenizer(inputs.model, inputs.chat_template)
-    train_set, eval_set, excluded = _datasets(inputs, tokenizer)
+    prepared = _checked(_datasets(inputs, tokenizer))
+    train_set, eval_set, excluded = prepared.train, prepared.eval, prepared.excluded
     precision_name = models.precision()
     if config.method == "qlora" and not torch.cuda.is_available() and is_main_process():
         warn("QLoRA without a CUDA GPU runs on the CPU through bitsandbytes: it works, but slowly")
