@@ -122,7 +122,7 @@ def test_tool_calls_train_what_the_model_emits(family):
         return
     if spec.tools == "raises":
         data = build_dataset(tokenizer, [Example("d.jsonl", 5, TOOL_CALL, [WEATHER_TOOL])], 512)
-        assert not data.kept and data.unrenderable[0].startswith("d.jsonl:5: the chat template of ")
+        assert not data.kept and str(data.unrenderable[0]).startswith("d.jsonl:5: the chat template of ")
         return
     runs, _ = trained_spans(tokenizer, [TOOL_CALL[0], *TOOL_CALL[1:]])
     call, answer = runs

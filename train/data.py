@@ -52,6 +52,9 @@ class Excluded:
     line: int
     reason: str
 
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
 
 def read_examples(path: str) -> list[Example]:
     """Read a dataset file with the core reader (JSONL, gzip, JSON array; format detected as the lint does)."""
@@ -93,21 +96,22 @@ class Dataset:
 
     kept: list[Encoded]
     excluded: list[Excluded]
-    unrenderable: list[str]
+    unrenderable: list[Excluded]
 
 
 def build_dataset(tokenizer, examples: list[Example], max_seq_len: int) -> Dataset:
     """Encode every example; leave out those with nothing to learn or a reply cut by ``max_seq_len``.
 
-    An example the chat template cannot render becomes a ``file:line`` finding
-    in ``unrenderable``: the caller refuses to train on a partly renderable set.
+    An example the chat template cannot render goes to ``unrenderable`` (a
+    ``file:line`` finding): the caller refuses to train on a partly renderable set.
     """
     result = Dataset([], [], [])
     for example in examples:
         try:
             encoded = encode_example(tokenizer, example)
         except TemplateError as exc:
-            result.unrenderable.append(str(exc))
+            reason = str(exc).removeprefix(f"{example.where}: ")
+            result.unrenderable.append(Excluded(example.path, example.line, reason))
             continue
         encoded.path, encoded.line = example.path, example.line
         trained = [i for i, label in enumerate(encoded.labels) if label != IGNORE_INDEX]
