@@ -107,7 +107,8 @@ def test_report_matches_the_run(lora_run, workdir):
     assert report["data"] == [{"split": "train", "path": "train.jsonl", "sha256": digest}]
     assert 0 < report["parameters"]["trainable"] < report["parameters"]["total"]
     assert report["examples"]["train"] + report["examples"]["eval"] == 39
-    steps_per_epoch = -(-report["examples"]["train"] // 4)
+    assert report["examples"]["train_rows"] < report["examples"]["train"]  # packed
+    steps_per_epoch = -(-report["examples"]["train_rows"] // 4)
     assert report["global_step"] == 2 * steps_per_epoch
     assert [p["step"] for p in report["loss"]] == list(range(1, report["global_step"] + 1))
     assert [p["epoch"] for p in report["eval_loss"]] == [1.0, 2.0]

@@ -15,7 +15,7 @@ import click
 
 from curate.errors import CurateError
 from curate.train import is_main_process
-from curate.train.config import METHODS, REPORT_TO, load_config
+from curate.train.config import METHODS, REPORT_TO, check_report_to, load_config
 from curate.train.gate import check_gate
 from curate.train.model import check_model_source, first_line
 from curate.train.noise import quiet_third_parties
@@ -86,6 +86,7 @@ def train_command(model, data, eval_path, output, config_path, certificate, chat
     """Fine-tune a LoRA/QLoRA adapter on data that passes the lint (or matches --certificate)."""
     try:
         config = load_config(config_path, overrides)
+        check_report_to(config)
         check_model_source(model)
         if preview_json and not dry_run:
             raise CurateError("--preview-json needs --dry-run")

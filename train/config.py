@@ -93,6 +93,18 @@ class TrainConfig:
         return data
 
 
+REPORT_PACKAGES = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}
+
+
+def check_report_to(config: TrainConfig) -> None:
+    """Fail before any model loads when the logger ``report_to`` names is not installed."""
+    import importlib.util
+
+    packages = REPORT_PACKAGES.get(config.report_to, ())
+    if packages and not any(importlib.util.find_spec(name) for name in packages):
+        raise ConfigError(f"--report-to {config.report_to} needs the {packages[0]} package: pip install {packages[0]}")
+
+
 def parse_target_modules(value) -> tuple[str, ...] | str:
     """``"all-linear"``, a comma-separated string or a list of module names."""
     if isinstance(value, str):

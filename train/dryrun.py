@@ -28,8 +28,11 @@ def segments(tokenizer, encoded: Encoded) -> list[dict]:
 
 
 def preview_document(tokenizer, prepared: Prepared, count: int, config) -> dict:
-    """The ``--preview-json`` document: the first ``count`` examples' segments, the exclusions, token counts."""
-    kept = sorted(prepared.train + prepared.eval, key=lambda e: (e.path, e.line))
+    """The ``--preview-json`` document: the first ``count`` examples' segments, the exclusions, token counts.
+
+    Examples come in file order, train before eval (held-out eval examples come from the train file).
+    """
+    kept = sorted(prepared.train, key=lambda e: e.line) + sorted(prepared.eval, key=lambda e: e.line)
     total = sum(len(e.input_ids) for e in kept)
     trained = sum(label != IGNORE_INDEX for e in kept for label in e.labels)
     padding = padding_report(prepared.train, config) if prepared.train else {"unpacked": 0.0, "training": 0.0}

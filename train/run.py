@@ -164,6 +164,7 @@ def _report(inputs: RunInputs, prepared: Prepared, model, trainer, metrics: dict
         "examples": {
             "train": len(prepared.train),
             "eval": len(prepared.eval),
+            "train_rows": len(trainer.train_dataset),
             "excluded": [{"path": x.path, "line": x.line, "reason": x.reason} for x in prepared.excluded],
         },
         "padding_fraction": padding_report(prepared.train, config),
