@@ -295,3 +295,50 @@ def test_loss_not_falling_is_reported():
     assert loss_not_falling([3.0, 2.5, 2.0, 1.5]) is None
     assert "did not fall" in loss_not_falling([2.0, 2.1, 2.0, 2.2])
     assert loss_not_falling([2.0]) is None
+
+
+def test_model_card_says_where_the_adapter_came_from(lora_run, workdir):
+    _, output, report = lora_run
+    card = (output / "README.md").read_text()
+    digest = hashlib.sha256((workdir / "train.jsonl").read_bytes()).hexdigest()
+    assert card.startswith("---\nbase_model: ")
+    for fact in ("Method: lora", "r=8, alpha=32", "fresh `curate lint`", digest, f"{report['examples']['train']} train",
+                 "1 excluded", f"Best eval loss: {report['best_eval_loss']:.4f}"):
+        assert fact in card, fact
+
+
+def test_export_copies_the_adapter_or_merges_it(lora_run, tmp_path):
+    from curate.cli import cli
+
+    _, output, _ = lora_run
+    result = CliRunner().invoke(cli, ["export", str(output), "--output", str(tmp_path / "adapter")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+    result = CliRunner().invoke(cli, ["export", str(output), "--merge", "--output", str(tmp_path / "merged")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "merged" / "model.safetensors").is_file() and (tmp_path / "merged" / "tokenizer.json").is_file()
+    assert not (tmp_path / "merged" / "adapter_config.json").exists()
+    result = CliRunner().invoke(cli, ["export", str(output), "--output", str(tmp_path / "merged")])
+    assert result.exit_code == 2 and "is not an empty directory" in result.stderr
+
+
+def test_one_step_smoke_run_then_resume(workdir, tiny_model, tmp_path):
+    out = tmp_path / "smoke"
+    small = ["--max-seq-len", 128, "--batch-size", 2, "--grad-accum", 1, "--lora-r", 4]
+    result = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", out,
+                   "--max-steps", 1, *small)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["global_step"] == 1 and report["adapter_check"]["passed"]
+    assert report["trained_tokens"] > 0 and report["tokens_per_second"] > 0
+    assert report["training_time_s"] <= report["train_runtime_s"]
+    assert report["padding_fraction"]["training"] == 0.0 < report["padding_fraction"]["unpacked"]
+    assert report["config"]["gradient_checkpointing"] is False
+    again = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--output", out, "--max-steps", 2, *small)
+    assert again.exit_code == 2 and "is not empty: pass --resume" in again.stderr
+    resumed = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", out,
+                    "--max-steps", 2, "--resume", *small)
+    assert resumed.exit_code == 0, resumed.output
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["resumed"] and report["global_step"] == 2
+    assert [p["step"] for p in report["loss"]][-1] == 2

@@ -16,6 +16,7 @@ from curate.train import checks, is_main_process
 from curate.train import model as models
 from curate.train.config import TrainConfig
 from curate.train.data import Encoded, Example, Excluded, build_dataset, read_examples
+from curate.train.modelcard import write_model_card
 from curate.train.packing import length_grouped, padding_fraction
 from curate.train.render import inspect_template
 from curate.train.report import loss_curves, plot_losses, write_report
@@ -214,6 +215,7 @@ def _write(output_dir: str, report: dict, started: float) -> None:
     report["wall_time_s"] = round(time.time() - started, 3)
     write_report(output_dir, report)
     plot_losses(output_dir, report["loss"], report["eval_loss"])
+    write_model_card(output_dir, report)
 
 
 def _data_files(inputs: RunInputs) -> list[dict]:
