@@ -9,7 +9,6 @@ pytest.importorskip("transformers")
 from curate.train.data import (  # noqa: E402
     IGNORE_INDEX,
     Example,
-    TemplateError,
     build_dataset,
     encode_example,
     read_examples,

@@ -162,3 +162,27 @@ def test_generation_marked_template_matches_transformers_assistant_mask():
     theirs = tokenizer.apply_chat_template(messages, return_assistant_tokens_mask=True, return_dict=True)
     assert ours.input_ids == theirs["input_ids"]
     assert [label != IGNORE_INDEX for label in ours.labels] == [bool(x) for x in theirs["assistant_masks"]]
+
+
+@pytest.mark.slow
+def test_dry_run_preview_trains_only_replies_and_end_of_turn(family, tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from curate.train.cli import train_command
+
+    spec, tokenizer = family
+    tokenizer.save_pretrained(tmp_path / "tok")
+    records = [{"messages": [SYSTEM, turn("user", f"{Q1} (case {i})"), turn("assistant", f"{A1} Case {i}.")]}
+               for i in range(6)]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:4]))
+    (tmp_path / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[4:]))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(train_command, ["--model", "tok", "--data", "train.jsonl", "--eval", "eval.jsonl",
+                                                "--output", "out", "--dry-run", "--preview", "6", "--preview-json", "p.json"])
+    assert result.exit_code == 0, result.output
+    examples = json.loads((tmp_path / "p.json").read_text())["examples"]
+    assert [[s["text"] for s in e["segments"] if s["train"]] for e in examples] == [
+        [f"{A1} Case {i}.{spec.eot}"] for i in range(6)
+    ]

@@ -84,7 +84,7 @@ def merge_adapter(adapter: str, output: str, base: str) -> float:
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(adapter)
         peft_model = PeftModel.from_pretrained(model, adapter).eval()
-    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, safetensors errors...
+    except Exception as exc:  # OSError, ValueError, safetensors errors...
         raise ExportError(f"cannot load {adapter} onto {base}: {first_line(exc)}") from exc
     probe = torch.tensor([tokenizer("The adapter check.", add_special_tokens=False)["input_ids"] or [0]])
     with torch.no_grad():

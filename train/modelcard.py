@@ -39,11 +39,11 @@ def model_card(report: dict) -> str:
         "",
         f"- Base model: `{report['model']}`",
         f"- Method: {method} ({_method_details(report)})",
-        f"- LoRA: r={config['lora_r']}, alpha={config['lora_alpha']}, dropout={config['lora_dropout']}, "
-        f"target modules: {_targets(config['target_modules'])}",
-        f"- Schedule: lr {config['lr']:g} ({config['scheduler']}, warm-up {config['warmup']:g}), "
-        f"batch {config['batch_size']} x {config['grad_accum']} accumulation, max length {config['max_seq_len']}, "
-        f"packing {'on' if config.get('packing') else 'off'}, seed {config['seed']}",
+        (f"- LoRA: r={config['lora_r']}, alpha={config['lora_alpha']}, dropout={config['lora_dropout']}, "
+         f"target modules: {_targets(config['target_modules'])}"),
+        (f"- Schedule: lr {config['lr']:g} ({config['scheduler']}, warm-up {config['warmup']:g}), "
+         f"batch {config['batch_size']} x {config['grad_accum']} accumulation, max length {config['max_seq_len']}, "
+         f"packing {'on' if config.get('packing') else 'off'}, seed {config['seed']}"),
         f"- Steps: {report['global_step']} ({_epochs(report['epochs'])} epochs)"
         + (", stopped early on eval loss" if report.get("early_stopping", {}).get("stopped") else ""),
         "",

@@ -76,7 +76,7 @@ def inspect_template(tokenizer) -> TemplateInfo:
         folds = "first"
     try:
         text = _apply(tokenizer, reply, None)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # the template is unusable: say so with its own error
         raise TemplateError(f"the chat template of {name} cannot render a plain exchange: {first_line(exc)}") from exc
     info = TemplateInfo(name, folds, _end_of_turn(tokenizer, text))
     try:
@@ -125,7 +125,7 @@ def rendered_segments(tokenizer, messages: list[dict], tools, where: str) -> lis
     def render(conversation, generation_prompt=False) -> str:
         try:
             return _apply(tokenizer, conversation, tools, generation_prompt)
-        except Exception as exc:  # noqa: BLE001 - jinja errors, and templates raise on purpose
+        except Exception as exc:  # jinja errors, and templates raise on purpose
             raise TemplateError(f"{where}: the chat template of {info.name} cannot render this example: {first_line(exc)}") from exc
 
     full = render(messages)
