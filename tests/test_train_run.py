@@ -163,7 +163,7 @@ def test_exploding_training_stops_and_blames_the_learning_rate(workdir, tiny_mod
     output = workdir / "diverged"
     result = train(
         workdir, "--model", tiny_model, "--data", "train.jsonl", "--output", output,
-        "--epochs", 1, "--batch-size", 8, "--grad-accum", 1, "--max-seq-len", 128, "--lr", 50,
+        "--epochs", 1, "--batch-size", 8, "--grad-accum", 1, "--max-seq-len", 128, "--lr", 50, "--no-packing",
     )
     assert result.exit_code == 1
     assert "training stopped" in result.stderr and "learning rate (50) is likely too high" in result.stderr
@@ -341,4 +341,7 @@ def test_one_step_smoke_run_then_resume(workdir, tiny_model, tmp_path):
     assert resumed.exit_code == 0, resumed.output
     report = json.loads((out / "train_report.json").read_text())
     assert report["resumed"] and report["global_step"] == 2
+    generations = [(g["example"], g["step"]) for g in report["generations"]]
+    assert generations == [("eval.jsonl:1", 2), ("eval.jsonl:2", 2)]  # one eval prompt's reply each epoch
+    assert all(isinstance(g["reply"], str) for g in report["generations"])
     assert [p["step"] for p in report["loss"]][-1] == 2

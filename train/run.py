@@ -174,6 +174,7 @@ def _report(inputs: RunInputs, prepared: Prepared, model, trainer, metrics: dict
         "best_checkpoint": state.best_model_checkpoint,
         "best_eval_loss": state.best_metric,
         "early_stopping": early_stopping(trainer, config),
+        "generations": trainer.samples.samples,
         "resumed": inputs.resume,
         "global_step": state.global_step,
         "epochs": state.epoch,

@@ -59,6 +59,34 @@ class DivergenceMonitor(TrainerCallback):
         control.should_training_stop = True
 
 
+class SampleGenerations(TrainerCallback):
+    """After each evaluation, greedy replies to a few eval prompts, kept for the report."""
+
+    def __init__(self, tokenizer, eval_set: list[Encoded], count: int = 2, max_new_tokens: int = 32):
+        self.tokenizer = tokenizer
+        self.prompts = [_prompt(e) for e in eval_set[:count]]
+        self.max_new_tokens = max_new_tokens
+        self.samples: list[dict] = []
+
+    def on_evaluate(self, args, state, control, model=None, **kwargs):
+        if model is None or not state.is_world_process_zero:
+            return
+        for (path, line), ids in self.prompts:
+            with torch.no_grad():
+                output = model.generate(
+                    input_ids=torch.tensor([ids], device=model.device), max_new_tokens=self.max_new_tokens,
+                    do_sample=False, use_cache=True, pad_token_id=self.tokenizer.pad_token_id,
+                )
+            reply = self.tokenizer.decode(output[0, len(ids) :])
+            self.samples.append({"epoch": state.epoch, "step": state.global_step, "example": f"{path}:{line}", "reply": reply})
+
+
+def _prompt(example: Encoded) -> tuple[tuple[str, int], list[int]]:
+    """The tokens before the example's first trained one: the prompt of its first trained reply."""
+    first = next(i for i, label in enumerate(example.labels) if label != IGNORE_INDEX)
+    return (example.path, example.line), example.input_ids[:first]
+
+
 def loss_not_falling(losses: list[float]) -> str | None:
     """A warning when the mean of the last quarter of logged losses is not below that of the first quarter."""
     if len(losses) < 2:
@@ -193,6 +221,7 @@ def build_trainer(
     else:
         order = length_grouped([len(e.input_ids) for e in train_set], config.batch_size, config.seed)
         train_rows, collator = single_rows([train_set[i] for i in order]), PaddingCollator(tokenizer.pad_token_id)
+    samples = SampleGenerations(tokenizer, eval_set)
     trainer = CurateTrainer(
         model=model,
         args=training_arguments(config, output_dir, precision_name, total_steps(len(train_rows), config)),
@@ -200,7 +229,8 @@ def build_trainer(
         eval_dataset=single_rows(eval_set),
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[monitor, EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)],
+        callbacks=[monitor, EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience), samples],
         ordered=not config.packing,
     )
+    trainer.samples = samples
     return trainer, monitor
