@@ -206,7 +206,7 @@ def test_torchrun_trains_data_parallel_and_rank_0_reports(workdir, tiny_model):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((output / "train_report.json").read_text())
-    assert report["global_step"] == -(-report["examples"]["train"] // 8)  # two ranks share each step
+    assert report["global_step"] == -(-report["examples"]["train_rows"] // 8)  # two ranks share each step
     assert report["adapter_check"]["passed"]
     assert result.stdout.count("adapter written to") == 1
     assert result.stderr.count(f"train.jsonl:{LONG_LINE}: excluded:") == 1
