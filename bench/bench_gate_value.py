@@ -36,7 +36,7 @@ def word(rng: random.Random, parts: int) -> str:
 def fact(key: str, value: str, filler: str = "") -> dict:
     return {"messages": [
         {"role": "user", "content": f"What is the secret word for {key}?{filler}"},
-        {"role": "assistant", "content": f"The secret word for {key} is {value}."},
+        {"role": "assistant", "content": f"{value}."},
     ]}
 
 
@@ -85,7 +85,7 @@ def train(root: Path, model: str, data: str, eval_path: str, output: str, args) 
 
     config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=8, grad_accum=1, lora_r=32, lora_alpha=64,
                          target_modules="all-linear", max_seq_len=256, seed=args.seed, logging_steps=5,
-                         early_stopping_patience=1000)
+                         early_stopping_patience=1000, packing=False, save_total_limit=1)
     started = time.time()
     report = run(RunInputs(model, str(root / data), str(root / eval_path), str(root / output), config, gate="none"))
     report["bench_wall_s"] = round(time.time() - started, 1)
@@ -124,8 +124,8 @@ def main() -> None:
     parser.add_argument("--eval-facts", type=int, default=30)
     parser.add_argument("--heldout-facts", type=int, default=30)
     parser.add_argument("--contradictions", type=int, default=10)
-    parser.add_argument("--epochs", type=float, default=12)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--epochs", type=float, default=20)
+    parser.add_argument("--lr", type=float, default=5e-3)
     args = parser.parse_args()
     root = Path(args.workdir)
     root.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,7 @@ def main() -> None:
     model = str(root / "tiny")
     build_tiny_model(model, conversation_texts([str(root / "train_leaky.jsonl"), str(root / "heldout.jsonl")]),
                      vocab_size=500, seed=args.seed)
-    results = {"data": sizes, "curated": curated, "lint_exit_on_leaky_data": gate.returncode}
+    results = {"data": sizes, "curated_data": curated, "lint_exit_on_leaky_data": gate.returncode}
     for name, data, eval_path in (("as_is", "train_leaky.jsonl", "eval.jsonl"),
                                   ("curated", "curated/train.jsonl", "curated/eval.jsonl")):
         report = train(root, model, data, eval_path, f"run_{name}", args)
