@@ -83,7 +83,7 @@ def train(root: Path, model: str, data: str, eval_path: str, output: str, args) 
     from curate.train.config import TrainConfig
     from curate.train.run import RunInputs, run
 
-    config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=8, grad_accum=1, lora_r=32, lora_alpha=64,
+    config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=8, grad_accum=1, lora_r=args.lora_r, lora_alpha=2 * args.lora_r,
                          target_modules="all-linear", max_seq_len=256, seed=args.seed, logging_steps=5,
                          early_stopping_patience=1000, packing=False, save_total_limit=1)
     started = time.time()
@@ -126,6 +126,8 @@ def main() -> None:
     parser.add_argument("--contradictions", type=int, default=10)
     parser.add_argument("--epochs", type=float, default=20)
     parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--hidden", type=int, default=128, help="hidden size of the tiny Llama model")
+    parser.add_argument("--lora-r", type=int, default=64)
     args = parser.parse_args()
     root = Path(args.workdir)
     root.mkdir(parents=True, exist_ok=True)
@@ -133,11 +135,12 @@ def main() -> None:
     curated = curated_data(root, args.seed)
     gate = curate_cli("lint", "train_leaky.jsonl", "eval.jsonl", "--split", "train=train_leaky.jsonl",
                       "--split", "eval=eval.jsonl", cwd=root)
-    from curate.train.tinymodel import build_tiny_model, conversation_texts
+    from curate.train.tinymodel import build_model, build_tokenizer, conversation_texts
 
     model = str(root / "tiny")
-    build_tiny_model(model, conversation_texts([str(root / "train_leaky.jsonl"), str(root / "heldout.jsonl")]),
-                     vocab_size=500, seed=args.seed)
+    tokenizer = build_tokenizer(conversation_texts([str(root / "train_leaky.jsonl"), str(root / "heldout.jsonl")]), 500)
+    build_model(tokenizer, hidden_size=args.hidden, layers=2, seed=args.seed).save_pretrained(model)
+    tokenizer.save_pretrained(model)
     results = {"data": sizes, "curated_data": curated, "lint_exit_on_leaky_data": gate.returncode}
     for name, data, eval_path in (("as_is", "train_leaky.jsonl", "eval.jsonl"),
                                   ("curated", "curated/train.jsonl", "curated/eval.jsonl")):
