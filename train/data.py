@@ -15,7 +15,10 @@ from curate.reader import FileInfo, read_file
 from curate.records import Message
 from curate.train.render import TemplateError, rendered_segments
 
-__all__ = ["IGNORE_INDEX", "Encoded", "Example", "Excluded", "Dataset", "TemplateError", "build_dataset", "encode_example", "read_examples"]
+__all__ = [
+    "IGNORE_INDEX", "Dataset", "Encoded", "Example", "Excluded", "TemplateError",
+    "build_dataset", "encode_example", "read_examples",
+]
 
 IGNORE_INDEX = -100
 
