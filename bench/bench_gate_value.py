@@ -116,9 +116,21 @@ def loss_on(model_dir: str, adapter_dir: str, path: Path) -> float:
     return round(total / count, 4)
 
 
+def build_bench_model(root: Path, args) -> str:
+    """A tiny random Llama with a BPE tokenizer trained on the facts (initialised wide enough for LoRA to fit)."""
+    from curate.train.tinymodel import build_model, build_tokenizer, conversation_texts
+
+    model = str(root / "tiny")
+    tokenizer = build_tokenizer(conversation_texts([str(root / "train_leaky.jsonl"), str(root / "heldout.jsonl")]), 500)
+    build_model(tokenizer, hidden_size=args.hidden, layers=2, seed=args.seed, initializer_range=0.1).save_pretrained(model)
+    tokenizer.save_pretrained(model)
+    return model
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", required=True)
+    parser.add_argument("--model", help="a pretrained model directory to fine-tune instead of a tiny random one")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-facts", type=int, default=160)
     parser.add_argument("--eval-facts", type=int, default=30)
@@ -135,12 +147,7 @@ def main() -> None:
     curated = curated_data(root, args.seed)
     gate = curate_cli("lint", "train_leaky.jsonl", "eval.jsonl", "--split", "train=train_leaky.jsonl",
                       "--split", "eval=eval.jsonl", cwd=root)
-    from curate.train.tinymodel import build_model, build_tokenizer, conversation_texts
-
-    model = str(root / "tiny")
-    tokenizer = build_tokenizer(conversation_texts([str(root / "train_leaky.jsonl"), str(root / "heldout.jsonl")]), 500)
-    build_model(tokenizer, hidden_size=args.hidden, layers=2, seed=args.seed).save_pretrained(model)
-    tokenizer.save_pretrained(model)
+    model = args.model or build_bench_model(root, args)
     results = {"data": sizes, "curated_data": curated, "lint_exit_on_leaky_data": gate.returncode}
     for name, data, eval_path in (("as_is", "train_leaky.jsonl", "eval.jsonl"),
                                   ("curated", "curated/train.jsonl", "curated/eval.jsonl")):

@@ -61,8 +61,13 @@ def build_tokenizer(
     )
 
 
-def build_model(tokenizer, hidden_size: int = 64, layers: int = 2, seed: int = 0):
-    """A randomly initialised ``LlamaForCausalLM`` sized for ``tokenizer``."""
+def build_model(tokenizer, hidden_size: int = 64, layers: int = 2, seed: int = 0, initializer_range: float = 0.02):
+    """A randomly initialised ``LlamaForCausalLM`` sized for ``tokenizer``.
+
+    With the default ``initializer_range`` the frozen output head of a random model
+    bounds its logits to a few units; a larger one lets LoRA alone reach confident
+    predictions (the gate-value benchmark needs that to memorise facts).
+    """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -79,6 +84,7 @@ def build_model(tokenizer, hidden_size: int = 64, layers: int = 2, seed: int = 0
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
+        initializer_range=initializer_range,
     )
     return LlamaForCausalLM(config)
 
