@@ -323,8 +323,10 @@ def _add_commands():
     """Commands that live in their own modules (importing them loads no torch)."""
     from curate.split_command import split
     from curate.train.cli import train_command
+    from curate.train.export import export_command
     cli.add_command(split)
     cli.add_command(train_command)
+    cli.add_command(export_command)
 
 
 _add_commands()

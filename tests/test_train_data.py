@@ -9,7 +9,6 @@ pytest.importorskip("transformers")
 from curate.train.data import (  # noqa: E402
     IGNORE_INDEX,
     Example,
-    TemplateError,
     build_dataset,
     encode_example,
     read_examples,
@@ -54,7 +53,8 @@ def test_every_labelled_token_is_its_own_input_token(tokenizer):
 def test_reply_cut_by_max_seq_len_is_excluded_with_its_line(tokenizer):
     short = Example("d.jsonl", 1, CONVERSATION[:3])
     long = Example("d.jsonl", 2, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x " * 200}])
-    kept, excluded = build_dataset(tokenizer, [short, long], max_seq_len=64)
+    data = build_dataset(tokenizer, [short, long], max_seq_len=64)
+    kept, excluded = data.kept, data.excluded
     assert len(kept) == 1 and len(kept[0].input_ids) <= 64
     assert [(x.path, x.line) for x in excluded] == [("d.jsonl", 2)]
     assert "max_seq_len" in excluded[0].reason
@@ -62,7 +62,8 @@ def test_reply_cut_by_max_seq_len_is_excluded_with_its_line(tokenizer):
 
 def test_untrained_tail_is_truncated_not_excluded(tokenizer):
     messages = CONVERSATION[1:3] + [{"role": "user", "content": "x " * 200}]
-    kept, excluded = build_dataset(tokenizer, [Example("d.jsonl", 1, messages)], max_seq_len=40)
+    data = build_dataset(tokenizer, [Example("d.jsonl", 1, messages)], max_seq_len=40)
+    kept, excluded = data.kept, data.excluded
     assert not excluded
     assert len(kept[0].input_ids) == 40
     assert labelled_text(tokenizer, kept[0]) == f"The capital of France is Paris.{EOS}"
@@ -70,15 +71,22 @@ def test_untrained_tail_is_truncated_not_excluded(tokenizer):
 
 def test_example_with_nothing_to_learn_is_excluded(tokenizer):
     messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello", "weight": 0}]
-    kept, excluded = build_dataset(tokenizer, [Example("d.jsonl", 7, messages)], max_seq_len=64)
+    data = build_dataset(tokenizer, [Example("d.jsonl", 7, messages)], max_seq_len=64)
+    kept, excluded = data.kept, data.excluded
     assert not kept and excluded[0].line == 7 and "no assistant token" in excluded[0].reason
 
 
-def test_template_that_is_not_prefix_stable_is_a_clear_error():
+def test_example_the_template_cannot_render_is_a_finding_not_a_crash():
     tokenizer = build_tokenizer(["hello world"], vocab_size=300)
-    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}{{ messages | length }}"
-    with pytest.raises(TemplateError, match="d.jsonl:3: the chat template is not prefix-stable"):
-        encode_example(tokenizer, Example("d.jsonl", 3, CONVERSATION[1:3]))
+    tokenizer.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'tool' %}{{ raise_exception('no tools here') }}{% endif %}"
+        "{{ m['content'] }}<|end|>{% endfor %}"
+    )
+    good = Example("d.jsonl", 1, CONVERSATION[1:3])
+    bad = Example("d.jsonl", 3, [*CONVERSATION[1:3], {"role": "tool", "content": "42"}])
+    data = build_dataset(tokenizer, [good, bad], max_seq_len=64)
+    assert len(data.kept) == 1
+    assert [str(x) for x in data.unrenderable] == [f"d.jsonl:3: the chat template of {tokenizer.name_or_path or 'the model'} cannot render this example: no tools here"]
 
 
 def test_sharegpt_and_alpaca_records_become_template_messages(tmp_path):

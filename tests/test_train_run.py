@@ -107,7 +107,8 @@ def test_report_matches_the_run(lora_run, workdir):
     assert report["data"] == [{"split": "train", "path": "train.jsonl", "sha256": digest}]
     assert 0 < report["parameters"]["trainable"] < report["parameters"]["total"]
     assert report["examples"]["train"] + report["examples"]["eval"] == 39
-    steps_per_epoch = -(-report["examples"]["train"] // 4)
+    assert report["examples"]["train_rows"] < report["examples"]["train"]  # packed
+    steps_per_epoch = -(-report["examples"]["train_rows"] // 4)
     assert report["global_step"] == 2 * steps_per_epoch
     assert [p["step"] for p in report["loss"]] == list(range(1, report["global_step"] + 1))
     assert [p["epoch"] for p in report["eval_loss"]] == [1.0, 2.0]
@@ -163,7 +164,7 @@ def test_exploding_training_stops_and_blames_the_learning_rate(workdir, tiny_mod
     output = workdir / "diverged"
     result = train(
         workdir, "--model", tiny_model, "--data", "train.jsonl", "--output", output,
-        "--epochs", 1, "--batch-size", 8, "--grad-accum", 1, "--max-seq-len", 128, "--lr", 50,
+        "--epochs", 1, "--batch-size", 8, "--grad-accum", 1, "--max-seq-len", 128, "--lr", 50, "--no-packing",
     )
     assert result.exit_code == 1
     assert "training stopped" in result.stderr and "learning rate (50) is likely too high" in result.stderr
@@ -206,7 +207,7 @@ def test_torchrun_trains_data_parallel_and_rank_0_reports(workdir, tiny_model):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((output / "train_report.json").read_text())
-    assert report["global_step"] == -(-report["examples"]["train"] // 8)  # two ranks share each step
+    assert report["global_step"] == -(-report["examples"]["train_rows"] // 8)  # two ranks share each step
     assert report["adapter_check"]["passed"]
     assert result.stdout.count("adapter written to") == 1
     assert result.stderr.count(f"train.jsonl:{LONG_LINE}: excluded:") == 1
@@ -295,3 +296,53 @@ def test_loss_not_falling_is_reported():
     assert loss_not_falling([3.0, 2.5, 2.0, 1.5]) is None
     assert "did not fall" in loss_not_falling([2.0, 2.1, 2.0, 2.2])
     assert loss_not_falling([2.0]) is None
+
+
+def test_model_card_says_where_the_adapter_came_from(lora_run, workdir):
+    _, output, report = lora_run
+    card = (output / "README.md").read_text()
+    digest = hashlib.sha256((workdir / "train.jsonl").read_bytes()).hexdigest()
+    assert card.startswith("---\nbase_model: ")
+    for fact in ("Method: lora", "r=8, alpha=32", "fresh `curate lint`", digest, f"{report['examples']['train']} train",
+                 "1 excluded", f"Best eval loss: {report['best_eval_loss']:.4f}"):
+        assert fact in card, fact
+
+
+def test_export_copies_the_adapter_or_merges_it(lora_run, tmp_path):
+    from curate.cli import cli
+
+    _, output, _ = lora_run
+    result = CliRunner().invoke(cli, ["export", str(output), "--output", str(tmp_path / "adapter")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+    result = CliRunner().invoke(cli, ["export", str(output), "--merge", "--output", str(tmp_path / "merged")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "merged" / "model.safetensors").is_file() and (tmp_path / "merged" / "tokenizer.json").is_file()
+    assert not (tmp_path / "merged" / "adapter_config.json").exists()
+    result = CliRunner().invoke(cli, ["export", str(output), "--output", str(tmp_path / "merged")])
+    assert result.exit_code == 2 and "is not an empty directory" in result.stderr
+
+
+def test_one_step_smoke_run_then_resume(workdir, tiny_model, tmp_path):
+    out = tmp_path / "smoke"
+    small = ["--max-seq-len", 128, "--batch-size", 2, "--grad-accum", 1, "--lora-r", 4]
+    result = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", out,
+                   "--max-steps", 1, *small)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["global_step"] == 1 and report["adapter_check"]["passed"]
+    assert report["trained_tokens"] > 0 and report["tokens_per_second"] > 0
+    assert report["training_time_s"] <= report["train_runtime_s"]
+    assert report["padding_fraction"]["training"] == 0.0 < report["padding_fraction"]["unpacked"]
+    assert report["config"]["gradient_checkpointing"] is False
+    again = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--output", out, "--max-steps", 2, *small)
+    assert again.exit_code == 2 and "is not empty: pass --resume" in again.stderr
+    resumed = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", out,
+                    "--max-steps", 2, "--resume", *small)
+    assert resumed.exit_code == 0, resumed.output
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["resumed"] and report["global_step"] == 2
+    generations = [(g["example"], g["step"]) for g in report["generations"]]
+    assert generations == [("eval.jsonl:1", 2), ("eval.jsonl:2", 2)]  # one eval prompt's reply each epoch
+    assert all(isinstance(g["reply"], str) for g in report["generations"])
+    assert [p["step"] for p in report["loss"]][-1] == 2

@@ -9,14 +9,17 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
 from curate.errors import CurateError
 from curate.train import is_main_process
-from curate.train.config import METHODS, load_config
+from curate.train.config import METHODS, REPORT_TO, check_report_to, load_config
 from curate.train.gate import Gate
 from curate.train.model import check_model_source, first_line
+from curate.train.noise import quiet_third_parties
+from curate.train.outputdir import prepare_output
 from curate.train.report import REPORT_NAME
 
 TRAIN_EXTRA_HINT = 'training needs the train extra: pip install "curate-sft[train]"'
@@ -26,6 +29,21 @@ OOM_ADVICE = (
 )
 
 GATE_REPORT_GRACE_S = 30
+
+
+class RunSettings(NamedTuple):
+    """What the command line names, in ``RunInputs`` order (that class needs torch to import)."""
+
+    model: str
+    data: str
+    eval: str | None
+    output: str
+    config: object
+    chat_template: str | None
+    certificate: str | None
+    gate: dict
+    snapshot: object  # curate.snapshot.Snapshot: the bytes the gate hashed and linted
+    resume: bool
 
 _FILE = click.Path(exists=True, dir_okay=False)
 
@@ -56,17 +74,30 @@ def _fail(message: str, code: int):
 @click.option("--target-modules", help="Comma-separated module names, or all-linear [q_proj,k_proj,v_proj,o_proj].")
 @click.option("--seed", type=int, help="Random seed [42].")
 @click.option("--chat-template", type=_FILE, help="Jinja chat template to use instead of the tokenizer's.")
-@click.option("--gradient-checkpointing", is_flag=True, default=None, help="Trade compute for memory.")
-def train_command(model, data, eval_path, output, config_path, certificate, key_file, chat_template, **overrides):
+@click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None,
+              help="Trade compute for memory [on for qlora, off for lora].")
+@click.option("--packing/--no-packing", default=None, help="Pack examples into rows without padding [on]; off: length-grouped batches.")
+@click.option("--report-to", type=click.Choice(REPORT_TO), help="Also log to TensorBoard or Weights & Biases [none].")
+@click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --output.")
+@click.option("--dry-run", is_flag=True, help="Load the tokenizer only: render and mask every example, preview, exit.")
+@click.option("--preview", type=click.IntRange(min=0), default=2, show_default=True, help="Examples shown by --dry-run.")
+@click.option("--preview-json", type=click.Path(dir_okay=False), help="With --dry-run: write the preview as JSON.")
+def train_command(model, data, eval_path, output, config_path, certificate, key_file, chat_template, resume, overwrite,
+                  dry_run, preview, preview_json, **overrides):
     """Fine-tune a LoRA/QLoRA adapter on data that passes the lint (or matches a signed --certificate)."""
     try:
         config = load_config(config_path, overrides)
+        check_report_to(config)
         check_model_source(model)
         gate = Gate(data, eval_path, config_path, certificate, key_file)
+        if preview_json and not dry_run:
+            raise CurateError("--preview-json needs --dry-run")
     except CurateError as exc:
         _fail(str(exc), 2)
     with gate:
-        _train(gate, model, data, eval_path, output, config, chat_template, certificate)
+        _gated(gate, RunSettings(model, data, eval_path, output, config, chat_template, certificate,
+                                 gate.report(), gate.snapshot, resume), overwrite, dry_run, preview, preview_json)
 
 
 def _refuse(gate: Gate):
@@ -82,7 +113,8 @@ def _refuse(gate: Gate):
     sys.exit(1)
 
 
-def _train(gate: Gate, model, data, eval_path, output, config, chat_template, certificate):
+def _gated(gate: Gate, settings: RunSettings, overwrite: bool, dry_run: bool, preview: int,
+           preview_json: str | None) -> None:
     """Everything after the gate check: refuse, or train on the gate's snapshot of the data."""
     verdict = gate.verdict
     if is_main_process():
@@ -91,21 +123,37 @@ def _train(gate: Gate, model, data, eval_path, output, config, chat_template, ce
             click.echo(line, err=True)
     if not verdict.passed:
         _refuse(gate)
+    if not dry_run and is_main_process():
+        try:
+            prepare_output(settings.output, settings.resume, overwrite)
+        except CurateError as exc:
+            _fail(str(exc), 2)
+    with quiet_third_parties():
+        report = _train(settings, dry_run, preview, preview_json)
+    if is_main_process():
+        click.echo(f"adapter written to {settings.output} after {report['global_step']} steps; "
+                   f"report: {Path(settings.output) / REPORT_NAME}")
 
+
+def _train(settings: RunSettings, dry_run: bool, preview: int, preview_json: str | None) -> dict:
+    """Import the training stack, then dry-run or train; every failure is one ``error:`` line."""
     try:
         import peft  # noqa: F401
         import torch
         import transformers  # noqa: F401
 
-        if config.method == "qlora":
+        if settings.config.method == "qlora" and not dry_run:
             import bitsandbytes  # noqa: F401
         from curate.train.run import RunFailed, RunInputs, run  # imports the whole training stack
     except ImportError:
         _fail(TRAIN_EXTRA_HINT, 2)
-
-    inputs = RunInputs(model, data, eval_path, output, config, chat_template, certificate, gate.report(), gate.snapshot)
+    inputs = RunInputs(*settings)
     try:
-        report = run(inputs)
+        if dry_run:
+            from curate.train.dryrun import dry_run as render_only
+
+            sys.exit(render_only(inputs, preview, preview_json))
+        return run(inputs)
     except CurateError as exc:
         _fail(str(exc), 2)
     except RunFailed as exc:
@@ -114,5 +162,3 @@ def _train(gate: Gate, model, data, eval_path, output, config, chat_template, ce
         if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
             _fail(OOM_ADVICE, 1)
         _fail(f"training failed: {type(exc).__name__}: {first_line(exc)}", 1)
-    if is_main_process():
-        click.echo(f"adapter written to {output} after {report['global_step']} steps; report: {Path(output) / REPORT_NAME}")

@@ -25,6 +25,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 METHODS = ("lora", "qlora")
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
+REPORT_TO = ("none", "tensorboard", "wandb")
 
 
 class ConfigError(CurateError):
@@ -55,7 +56,9 @@ class TrainConfig:
     save_total_limit: int = 2
     logging_steps: float = 0.02  # below 1: a fraction of the steps (about 50 loss points); else every N steps
     eval_fraction: float = 0.1  # held out of --data when there is no --eval
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | None = None  # None: on for QLoRA, off for LoRA
+    report_to: str = "none"  # none, tensorboard or wandb
+    packing: bool = True  # pack examples into rows without cross-example attention; off: length-grouped batches
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -66,6 +69,21 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not 0 < self.eval_fraction < 1:
             raise ConfigError(f"eval_fraction must be between 0 and 1, not {self.eval_fraction}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ConfigError(f"max_steps must be at least 1, not {self.max_steps} (leave it out to train for epochs)")
+        if not self.epochs > 0:
+            raise ConfigError(f"epochs must be above 0, not {self.epochs}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be above 0, not {self.lr}")
+        if self.warmup < 0:
+            raise ConfigError(f"warmup must not be negative, not {self.warmup}")
+        if self.report_to not in REPORT_TO:
+            raise ConfigError(f"report_to must be one of {', '.join(REPORT_TO)}, not {self.report_to!r}")
+
+    @property
+    def checkpointing(self) -> bool:
+        """Whether activations are recomputed: as configured, else on for QLoRA (memory is why one uses it)."""
+        return self.method == "qlora" if self.gradient_checkpointing is None else self.gradient_checkpointing
 
     def to_dict(self) -> dict:
         """The settings as plain JSON-ready values."""
@@ -73,6 +91,18 @@ class TrainConfig:
         if isinstance(data["target_modules"], tuple):
             data["target_modules"] = list(data["target_modules"])
         return data
+
+
+REPORT_PACKAGES = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}
+
+
+def check_report_to(config: TrainConfig) -> None:
+    """Fail before any model loads when the logger ``report_to`` names is not installed."""
+    import importlib.util
+
+    packages = REPORT_PACKAGES.get(config.report_to, ())
+    if packages and not any(importlib.util.find_spec(name) for name in packages):
+        raise ConfigError(f"--report-to {config.report_to} needs the {packages[0]} package: pip install {packages[0]}")
 
 
 def parse_target_modules(value) -> tuple[str, ...] | str:
@@ -93,6 +123,7 @@ _TYPES = {
     "int": ((int,), "an integer"),
     "str": ((str,), "a string"),
     "bool": ((bool,), "true or false"),
+    "bool | None": ((bool,), "true or false"),
     "tuple[str, ...] | str": ((str, list), "a list of module names or a comma-separated string"),
 }
 

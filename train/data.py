@@ -1,28 +1,26 @@
 """Training data: read conversations, format them with the chat template, mask the loss.
 
-Every example is rendered with the tokenizer's own chat template. The loss mask
-comes from rendering turn by turn: for assistant message ``i`` the text between
-``messages[:i]`` rendered with a generation prompt and ``messages[:i+1]``
-rendered without one is the assistant part (end-of-turn token included). Each
-segment is tokenized on its own, so the mask is exact at token level and the
-prompt tokens are the ones the model sees at inference.
+Every example is rendered with the tokenizer's own chat template; the spans
+that carry loss (assistant replies and their end-of-turn token) are located by
+``curate.train.render``. Each segment is tokenized on its own, so the mask is
+exact at token level.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from curate.errors import CurateError
 from curate.parse import parse
 from curate.reader import FileInfo, read_file
 from curate.records import Message
-from curate.train.model import first_line
+from curate.train.render import TemplateError, rendered_segments
+
+__all__ = [
+    "IGNORE_INDEX", "Dataset", "Encoded", "Example", "Excluded", "TemplateError",
+    "build_dataset", "encode_example", "read_examples",
+]
 
 IGNORE_INDEX = -100
-
-
-class TemplateError(CurateError):
-    """The chat template cannot format an example for training."""
 
 
 @dataclass
@@ -45,6 +43,8 @@ class Encoded:
 
     input_ids: list[int]
     labels: list[int]
+    path: str = ""
+    line: int = 0
 
 
 @dataclass
@@ -54,6 +54,9 @@ class Excluded:
     path: str
     line: int
     reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
 
 
 def read_examples(path: str, snapshot=None) -> list[Example]:
@@ -90,62 +93,44 @@ def encode_example(tokenizer, example: Example) -> Encoded:
     """Tokenize one example with its chat template; only assistant replies carry labels."""
     input_ids: list[int] = []
     labels: list[int] = []
-    for text, trainable in _segments(tokenizer, example):
+    for text, trainable in rendered_segments(tokenizer, example.messages, example.tools, example.where):
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         input_ids += ids
         labels += ids if trainable else [IGNORE_INDEX] * len(ids)
     return Encoded(input_ids, labels)
 
 
-def _segments(tokenizer, example: Example) -> list[tuple[str, bool]]:
-    """Split the rendered conversation into ``(text, trainable)`` pieces."""
-    messages = example.messages
+@dataclass
+class Dataset:
+    """Encoded examples, those left out (with why), and those the template cannot render (as findings)."""
 
-    def render(upto: int, generation_prompt: bool = False) -> str:
-        try:
-            return tokenizer.apply_chat_template(
-                messages[:upto], tools=example.tools, tokenize=False, add_generation_prompt=generation_prompt
-            )
-        except Exception as exc:  # jinja raises its own errors, and templates raise on purpose
-            raise TemplateError(f"{example.where}: the chat template failed: {first_line(exc)}") from exc
-
-    full = render(len(messages))
-    segments: list[tuple[str, bool]] = []
-    done = 0
-    for i, message in enumerate(messages):
-        if message.get("role") != "assistant":
-            continue
-        prompt, turn = render(i, True), render(i + 1)
-        if len(prompt) < done or not turn.startswith(prompt) or not full.startswith(turn):
-            raise TemplateError(
-                f"{example.where}: the chat template is not prefix-stable (rendering the conversation turn by "
-                "turn does not reproduce the whole rendering), so the assistant tokens cannot be located; "
-                "pass a template that is with --chat-template FILE"
-            )
-        segments += [(full[done : len(prompt)], False), (full[len(prompt) : len(turn)], message.get("weight", 1) != 0)]
-        done = len(turn)
-    segments.append((full[done:], False))
-    return [(text, trainable) for text, trainable in segments if text]
+    kept: list[Encoded]
+    excluded: list[Excluded]
+    unrenderable: list[Excluded]
 
 
-def build_dataset(tokenizer, examples: list[Example], max_seq_len: int) -> tuple[list[Encoded], list[Excluded]]:
-    """Encode examples; leave out and report those with nothing to learn or a reply cut by ``max_seq_len``."""
-    kept: list[Encoded] = []
-    excluded: list[Excluded] = []
+def build_dataset(tokenizer, examples: list[Example], max_seq_len: int) -> Dataset:
+    """Encode every example; leave out those with nothing to learn or a reply cut by ``max_seq_len``.
+
+    An example the chat template cannot render goes to ``unrenderable`` (a
+    ``file:line`` finding): the caller refuses to train on a partly renderable set.
+    """
+    result = Dataset([], [], [])
     for example in examples:
-        encoded = encode_example(tokenizer, example)
+        try:
+            encoded = encode_example(tokenizer, example)
+        except TemplateError as exc:
+            reason = str(exc).removeprefix(f"{example.where}: ")
+            result.unrenderable.append(Excluded(example.path, example.line, reason))
+            continue
+        encoded.path, encoded.line = example.path, example.line
         trained = [i for i, label in enumerate(encoded.labels) if label != IGNORE_INDEX]
         if not trained:
-            excluded.append(Excluded(example.path, example.line, "no assistant token to train on"))
+            result.excluded.append(Excluded(example.path, example.line, "no assistant token to train on"))
         elif trained[-1] >= max_seq_len:
-            excluded.append(
-                Excluded(
-                    example.path,
-                    example.line,
-                    f"an assistant reply would be cut by max_seq_len ({len(encoded.input_ids)} tokens > {max_seq_len})",
-                )
-            )
+            reason = f"an assistant reply would be cut by max_seq_len ({len(encoded.input_ids)} tokens > {max_seq_len})"
+            result.excluded.append(Excluded(example.path, example.line, reason))
         else:
             del encoded.input_ids[max_seq_len:], encoded.labels[max_seq_len:]
-            kept.append(encoded)
-    return kept, excluded
+            result.kept.append(encoded)
+    return result

@@ -51,6 +51,7 @@ def load_tokenizer(name: str, chat_template_file: str | None = None):
         raise ModelError(f"cannot load the tokenizer of {name}: {first_line(exc)}") from exc
     if chat_template_file:
         tokenizer.chat_template = Path(chat_template_file).read_text(encoding="utf-8")
+        tokenizer.curate_template_file = chat_template_file
     if not tokenizer.chat_template:
         raise ModelError(f"the tokenizer of {name} has no chat template: pass one with --chat-template FILE")
     if tokenizer.pad_token is None:
@@ -89,11 +90,15 @@ def load_model(name: str, method: str, precision_name: str):
 
 def add_lora(model, config: TrainConfig):
     """Wrap ``model`` in trainable LoRA adapters (after k-bit preparation for QLoRA)."""
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from peft import LoraConfig, get_peft_model
 
-    if config.method == "qlora":
-        # Activation checkpointing, when asked for, is switched on by the Trainer.
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    # No KV cache while training: the packed-sequence mask is built only without one.
+    model.config.use_cache = False
+    if config.checkpointing:
+        # Activation checkpointing is switched on by the Trainer; with a frozen embedding, the checkpointed
+        # blocks need inputs that require grad. No prepare_model_for_kbit_training: it would keep fp32
+        # copies of the embeddings, norms and head that LoRA does not train.
+        model.enable_input_require_grads()
     targets = config.target_modules
     lora = LoraConfig(
         r=config.lora_r,

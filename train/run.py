@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+from transformers import EarlyStoppingCallback
 
 from curate.certificate import file_sha256
 from curate.split import split_records
@@ -15,6 +16,9 @@ from curate.train import checks, is_main_process
 from curate.train import model as models
 from curate.train.config import TrainConfig
 from curate.train.data import Encoded, Example, Excluded, build_dataset, read_examples
+from curate.train.modelcard import write_model_card
+from curate.train.packing import length_grouped, padding_fraction
+from curate.train.render import inspect_template
 from curate.train.report import loss_curves, plot_losses, write_report
 from curate.train.trainer import build_trainer, loss_not_falling
 
@@ -36,6 +40,7 @@ class RunInputs:
     certificate: str | None = None
     gate: dict | None = None  # the gate's report: how it passed, the lint configuration used
     snapshot: object = None  # curate.snapshot.Snapshot: the bytes the gate hashed and linted
+    resume: bool = False
 
 
 def _split_train_eval(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -52,23 +57,50 @@ def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _datasets(inputs: RunInputs, tokenizer) -> tuple[list[Encoded], list[Encoded], list[Excluded]]:
-    """Encoded train and eval sets (eval: --eval, or held out of --data) and the examples left out."""
+@dataclass
+class Prepared:
+    """The encoded train and eval sets, the examples left out, and the template's findings."""
+
+    train: list[Encoded]
+    eval: list[Encoded]
+    excluded: list[Excluded]
+    unrenderable: list[Excluded]
+    notes: list[str]
+
+
+def _datasets(inputs: RunInputs, tokenizer) -> Prepared:
+    """Encoded train and eval sets (eval: --eval, or held out of --data), before any model loads."""
     config = inputs.config
     train_examples = read_examples(inputs.data, inputs.snapshot)
     if inputs.eval:
         eval_examples = read_examples(inputs.eval, inputs.snapshot)
     else:
         train_examples, eval_examples = _split_train_eval(train_examples, config.eval_fraction, config.seed)
-    train_set, excluded = build_dataset(tokenizer, train_examples, config.max_seq_len)
-    eval_set, eval_excluded = build_dataset(tokenizer, eval_examples, config.max_seq_len)
-    excluded += eval_excluded
+    train_data = build_dataset(tokenizer, train_examples, config.max_seq_len)
+    eval_data = build_dataset(tokenizer, eval_examples, config.max_seq_len)
+    notes = []
+    system_note = inspect_template(tokenizer).system_note
+    if system_note and any(e.messages and e.messages[0].get("role") == "system" for e in train_examples + eval_examples):
+        notes.append(system_note)
+    return Prepared(train_data.kept, eval_data.kept, train_data.excluded + eval_data.excluded,
+                    train_data.unrenderable + eval_data.unrenderable, notes)
+
+
+def _checked(prepared: Prepared) -> Prepared:
+    """Report notes and exclusions; refuse (before any model loads) when an example cannot be rendered."""
     if is_main_process():
-        for item in excluded:
+        for note in prepared.notes:
+            warn(note)
+        for item in prepared.excluded:
             warn(f"{item.path}:{item.line}: excluded: {item.reason}")
-    if not train_set or not eval_set:
-        raise RunFailed(f"no {'train' if not train_set else 'eval'} example is left to use after exclusions")
-    return train_set, eval_set, excluded
+        for finding in prepared.unrenderable:
+            print(finding, flush=True)
+    if prepared.unrenderable:
+        raise RunFailed(f"refusing to train: the chat template cannot render {len(prepared.unrenderable)} example(s) "
+                        "(listed above); fix them or pass a template that can with --chat-template FILE")
+    if not prepared.train or not prepared.eval:
+        raise RunFailed(f"no {'train' if not prepared.train else 'eval'} example is left to use after exclusions")
+    return prepared
 
 
 def run(inputs: RunInputs) -> dict:
@@ -76,49 +108,21 @@ def run(inputs: RunInputs) -> dict:
     config = inputs.config
     started = time.time()
     tokenizer = models.load_tokenizer(inputs.model, inputs.chat_template)
-    train_set, eval_set, excluded = _datasets(inputs, tokenizer)
+    prepared = _checked(_datasets(inputs, tokenizer))
     precision_name = models.precision()
     if config.method == "qlora" and not torch.cuda.is_available() and is_main_process():
         warn("QLoRA without a CUDA GPU runs on the CPU through bitsandbytes: it works, but slowly")
     model = models.add_lora(models.load_model(inputs.model, config.method, precision_name), config)
-    trainable, total = model.get_nb_trainable_parameters()
-    trainer, monitor = build_trainer(model, tokenizer, train_set, eval_set, config, inputs.output, precision_name)
-    metrics = trainer.train().metrics
-    state = trainer.state
-    train_points, eval_points = loss_curves(state.log_history)
-    report = {
-        "status": "ok",
-        "model": inputs.model,
-        "method": config.method,
-        "precision": precision_name,
-        "compute_dtype": models.qlora_compute_dtype(precision_name) if config.method == "qlora" else precision_name,
-        "config": config.to_dict(),
-        "gate": inputs.gate or {"checked_by": "lint", "certificate": inputs.certificate},
-        "data": _data_files(inputs),
-        "parameters": {"trainable": trainable, "total": total},
-        "examples": {
-            "train": len(train_set),
-            "eval": len(eval_set),
-            "excluded": [{"path": x.path, "line": x.line, "reason": x.reason} for x in excluded],
-        },
-        "loss": train_points,
-        "eval_loss": eval_points,
-        "best_checkpoint": state.best_model_checkpoint,
-        "best_eval_loss": state.best_metric,
-        "global_step": state.global_step,
-        "epochs": state.epoch,
-        "train_runtime_s": metrics["train_runtime"],
-        "tokens_seen": state.num_input_tokens_seen,
-        "tokens_per_second": round(state.num_input_tokens_seen / metrics["train_runtime"], 1),
-        "warnings": [],
-    }
+    trainer, monitor = build_trainer(model, tokenizer, prepared.train, prepared.eval, config, inputs.output, precision_name)
+    metrics = trainer.train(resume_from_checkpoint=True if inputs.resume else None).metrics
+    report = _report(inputs, prepared, model, trainer, metrics, precision_name)
     main = trainer.is_world_process_zero()
     if monitor.problem:
         report["status"] = "diverged"
         if main:
             _write(inputs.output, report, started)
         raise RunFailed(monitor.problem)
-    not_falling = loss_not_falling([p["loss"] for p in train_points])
+    not_falling = loss_not_falling([p["loss"] for p in report["loss"]])
     if not_falling:
         report["warnings"].append(not_falling)
         if main:
@@ -132,7 +136,7 @@ def run(inputs: RunInputs) -> dict:
         torch.cuda.empty_cache()
     try:
         difference = checks.check_adapter_reload(
-            inputs.model, inputs.output, config.method, precision_name, eval_set[0].input_ids
+            inputs.model, inputs.output, config.method, precision_name, prepared.eval[0].input_ids
         )
         report["adapter_check"] = {"passed": True, "max_logit_difference": difference}
     except checks.AdapterCheckError as exc:
@@ -143,11 +147,77 @@ def run(inputs: RunInputs) -> dict:
     return report
 
 
+def _report(inputs: RunInputs, prepared: Prepared, model, trainer, metrics: dict, precision_name: str) -> dict:
+    """The run's record, as far as training goes (the reload check is added after)."""
+    config, state = inputs.config, trainer.state
+    trainable, total = model.get_nb_trainable_parameters()
+    train_points, eval_points = loss_curves(state.log_history)
+    training_s = max(metrics["train_runtime"] - trainer.overhead_s, 1e-9)
+    return {
+        "status": "ok",
+        "model": inputs.model,
+        "method": config.method,
+        "precision": precision_name,
+        "compute_dtype": models.qlora_compute_dtype(precision_name) if config.method == "qlora" else precision_name,
+        "config": {**config.to_dict(), "gradient_checkpointing": config.checkpointing},
+        "gate": inputs.gate or {"checked_by": "lint", "certificate": inputs.certificate},
+        "data": _data_files(inputs),
+        "parameters": {"trainable": trainable, "total": total},
+        "examples": {
+            "train": len(prepared.train),
+            "eval": len(prepared.eval),
+            "train_rows": len(trainer.train_dataset),
+            "excluded": [{"path": x.path, "line": x.line, "reason": x.reason} for x in prepared.excluded],
+        },
+        "padding_fraction": padding_report(prepared.train, config),
+        "loss": train_points,
+        "eval_loss": eval_points,
+        "best_checkpoint": state.best_model_checkpoint,
+        "best_eval_loss": state.best_metric,
+        "early_stopping": early_stopping(trainer, config),
+        "generations": trainer.samples.samples,
+        "resumed": inputs.resume,
+        "global_step": state.global_step,
+        "epochs": state.epoch,
+        "train_runtime_s": metrics["train_runtime"],
+        "training_time_s": round(training_s, 3),
+        "tokens_seen": state.num_input_tokens_seen,
+        "trained_tokens": trainer.trained_tokens,
+        "tokens_per_second": round(trainer.trained_tokens / training_s, 1),
+        "warnings": [],
+    }
+
+
+def padding_report(train_set: list[Encoded], config: TrainConfig) -> dict:
+    """The share of padding: batches of consecutive examples padded to their longest, and as trained."""
+    lengths = [len(e.input_ids) for e in train_set]
+    grouped = [lengths[i] for i in length_grouped(lengths, config.batch_size, config.seed)]
+    return {
+        "unpacked": padding_fraction(lengths, config.batch_size),
+        "training": 0.0 if config.packing else padding_fraction(grouped, config.batch_size),
+        "packing": config.packing,
+    }
+
+
+def early_stopping(trainer, config: TrainConfig) -> dict:
+    """Whether early stopping ended the run, and where."""
+    callback = next((c for c in trainer.callback_handler.callbacks if isinstance(c, EarlyStoppingCallback)), None)
+    stopped = callback is not None and callback.early_stopping_patience_counter >= config.early_stopping_patience
+    state = trainer.state
+    return {
+        "patience": config.early_stopping_patience,
+        "stopped": stopped,
+        "at_step": state.global_step if stopped else None,
+        "at_epoch": state.epoch if stopped else None,
+    }
+
+
 def _write(output_dir: str, report: dict, started: float) -> None:
     """Write the report and the loss plot."""
     report["wall_time_s"] = round(time.time() - started, 3)
     write_report(output_dir, report)
     plot_losses(output_dir, report["loss"], report["eval_loss"])
+    write_model_card(output_dir, report)
 
 
 def _data_files(inputs: RunInputs) -> list[dict]:

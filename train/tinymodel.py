@@ -23,8 +23,21 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tokenizer(texts: list[str], vocab_size: int = 400):
-    """Train a byte-level BPE tokenizer on ``texts`` and wrap it for transformers."""
+def build_tokenizer(
+    texts: list[str],
+    vocab_size: int = 400,
+    *,
+    bos: str | None = BOS,
+    eos: str = EOS,
+    pad: str = PAD,
+    extra_tokens: list[str] | None = None,
+    chat_template: str = CHAT_TEMPLATE,
+):
+    """Train a byte-level BPE tokenizer on ``texts`` and wrap it for transformers.
+
+    The keyword arguments give another model family's special tokens and chat template.
+    """
+    extra = ROLE_TOKENS if extra_tokens is None else extra_tokens
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -33,23 +46,28 @@ def build_tokenizer(texts: list[str], vocab_size: int = 400):
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=[BOS, EOS, PAD, *ROLE_TOKENS],
+        special_tokens=[token for token in dict.fromkeys([bos, eos, pad, *extra]) if token],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     backend.train_from_iterator(texts, trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
-        bos_token=BOS,
-        eos_token=EOS,
-        pad_token=PAD,
-        additional_special_tokens=ROLE_TOKENS,
-        chat_template=CHAT_TEMPLATE,
+        bos_token=bos,
+        eos_token=eos,
+        pad_token=pad,
+        additional_special_tokens=[token for token in extra if token not in (bos, eos, pad)],
+        chat_template=chat_template,
     )
 
 
-def build_model(tokenizer, hidden_size: int = 64, layers: int = 2, seed: int = 0):
-    """A randomly initialised ``LlamaForCausalLM`` sized for ``tokenizer``."""
+def build_model(tokenizer, hidden_size: int = 64, layers: int = 2, seed: int = 0, initializer_range: float = 0.02):
+    """A randomly initialised ``LlamaForCausalLM`` sized for ``tokenizer``.
+
+    With the default ``initializer_range`` the frozen output head of a random model
+    bounds its logits to a few units; a larger one lets LoRA alone reach confident
+    predictions (the gate-value benchmark needs that to memorise facts).
+    """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -66,6 +84,7 @@ def build_model(tokenizer, hidden_size: int = 64, layers: int = 2, seed: int = 0
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
+        initializer_range=initializer_range,
     )
     return LlamaForCausalLM(config)
 
