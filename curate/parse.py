@@ -71,7 +71,7 @@ def loads(text: str):
 
 # The end of a key token: its closing quote, optional whitespace, the colon.
 _KEY_END = re.compile(r'"[ \t\n\r]*:')
-_KEY_END_SPACED = ('" ', '"\t', '"\n', '"\r')
+_SPACED_KEY_END = re.compile(r'"[ \t\n\r]')
 # orjson reads an integer beyond 64 bits as a float; json.loads keeps it exact.
 _BIG = 2.0 ** 63
 
@@ -119,7 +119,7 @@ def fast_loads(text: str):
         return None, False
     if keys <= 0:
         return value, keys == 0
-    if keys == text.count('":') and not any(s in text for s in _KEY_END_SPACED):
+    if keys == text.count('":') and not _SPACED_KEY_END.search(text):
         return value, True
     if keys == len(_KEY_END.findall(text)):
         return value, True
