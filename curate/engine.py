@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Iterable, Iterator
@@ -270,17 +269,28 @@ def _apply_file_ignores(diagnostics: list[Diagnostic], config: Config, files: li
 
 
 def _map(chunks: Iterator[list[Record]], plan: Plan, jobs: int):
-    """process_chunk over chunks in order: in this process, or across `jobs` worker processes."""
-    if jobs <= 1:
+    """process_chunk over chunks in order: in this process, or across `jobs` worker processes.
+
+    Input of one chunk stays in this process (starting workers costs more than it saves); at most
+    2 * jobs chunks are in flight, so memory stays bounded whatever the input size.
+    """
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    second = next(chunks, None) if first is not None else None
+    if jobs <= 1 or second is None:
+        for chunk in (first, second):
+            if chunk is not None:
+                yield process_chunk(chunk, plan)
         for chunk in chunks:
             yield process_chunk(chunk, plan)
         return
+    from concurrent.futures import ProcessPoolExecutor  # only when workers run: slow to import
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        pending = []
+        pending = [pool.submit(process_chunk, first, plan), pool.submit(process_chunk, second, plan)]
         for chunk in chunks:
             pending.append(pool.submit(process_chunk, chunk, plan))
             if len(pending) >= jobs * 2:
                 yield pending.pop(0).result()
         for fut in pending:
             yield fut.result()
-
