@@ -109,26 +109,31 @@ def _stage(rec: Record) -> tuple[str, ...]:
     return ("line", "json") if rec.messages is None else ("line", "json", "conversation")
 
 
+def _rules_by_stage(plan: Plan, tokenizer) -> dict[tuple[str, ...], list]:
+    """(rule, impl, context) of every planned record rule, for each `_stage` result, in plan order."""
+    rules = load_rules()
+    planned = [(rules[code], RuleContext(plan.options.get(code, {}), tokenizer)) for code in plan.record_rules]
+    stages = [(), ("line",), ("line", "json"), ("line", "json", "conversation")]
+    return {stage: [(rule, rule.impl, ctx) for s in stage for rule, ctx in planned if rule.requires == s]
+            for stage in stages}
+
+
 def process_chunk(records: list[Record], plan: Plan):
     """Parse records, run record rules, extract features: (diagnostics, refs, digests, features)."""
-    rules = load_rules()
     tokenizer = _tokenizer(plan.tokenizer)
-    by_stage: dict[str, list] = {"line": [], "json": [], "conversation": []}
-    for code in plan.record_rules:
-        rule = rules[code]
-        by_stage[rule.requires].append((rule, RuleContext(plan.options.get(code, {}), tokenizer)))
+    by_stage = _rules_by_stage(plan, tokenizer)
+    severity = plan.severity
     out: list[Diagnostic] = []
     digests = []
     for rec in records:
         parse(rec)
         digest = record_digest(rec.raw)
         digests.append(digest)
-        for stage in _stage(rec):
-            for rule, ctx in by_stage[stage]:
-                for f in rule.impl(rec, ctx) or ():
-                    d = _diagnostic(rule, plan.severity, f, rec.path, rec.line)
-                    d.fingerprint = fingerprint(d, digest)
-                    out.append(d)
+        for rule, impl, ctx in by_stage[_stage(rec)]:
+            for f in impl(rec, ctx) or ():
+                d = _diagnostic(rule, severity, f, rec.path, rec.line)
+                d.fingerprint = fingerprint(d, digest)
+                out.append(d)
     feature_ctx = RuleContext(plan.options, tokenizer, splits=frozenset(plan.splits))
     feats = {name: FEATURES[name](records, feature_ctx) for name in plan.features}
     return out, [r.ref for r in records], digests, feats
