@@ -136,13 +136,13 @@ def language_mismatch(record, ctx):
         return
     if not _maybe_foreign(users[-1].text) and not _maybe_foreign(reply):
         return
+    if _LANGUAGE_ASKED.search("\n".join(m.text for m in prompt if m.role in ("system", "user"))):
+        return  # tested before the classifier, which costs about a millisecond a text
     theirs = _language(users[-1].text)
     if theirs is None:
         return
     ours = _language(reply)
     if ours is None or ours == theirs:
-        return
-    if _LANGUAGE_ASKED.search("\n".join(m.text for m in prompt if m.role in ("system", "user"))):
         return
     yield Finding(f"reply is in {ours!r} but the prompt is in {theirs!r}",
                   pointer=record.messages[len(prompt)].content_pointer)
