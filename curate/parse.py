@@ -76,27 +76,30 @@ _SPACED_KEY_END = re.compile(r'"[ \t\n\r]')
 _BIG = 2.0 ** 63
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
 def _keys(value) -> int:
-    """Keys of every object in `value`, or -1 where a float may be a big integer orjson rounded."""
-    if isinstance(value, dict):
-        n = len(value)
-        for item in value.values():
-            if isinstance(item, (dict, list, float)):
-                k = _keys(item)
-                if k < 0:
-                    return -1
-                n += k
-        return n
-    if isinstance(value, list):
-        n = 0
-        for item in value:
-            if isinstance(item, (dict, list, float)):
-                k = _keys(item)
-                if k < 0:
-                    return -1
-                n += k
-        return n
-    return -1 if isinstance(value, float) and not -_BIG < value < _BIG else 0
+    """Keys of every object in `value`, or -1 where a float may be a big integer orjson rounded.
+
+    orjson gives exact types (no subclasses), so `type(...) in` tests suffice.
+    """
+    kind = type(value)
+    if kind is dict:
+        n, items = len(value), value.values()
+    elif kind is list:
+        n, items = 0, value
+    elif kind is float:
+        return 0 if -_BIG < value < _BIG else -1
+    else:
+        return 0
+    for item in items:
+        if type(item) not in _SCALARS:
+            k = _keys(item)
+            if k < 0:
+                return -1
+            n += k
+    return n
 
 
 def fast_loads(text: str):
