@@ -50,6 +50,14 @@ def _exclude_globs(ctx, param, values) -> None:
     ctx.meta["curate.exclude"] = [os.path.abspath(g) if "/" in g.strip("/") else g for g in globs]
 
 
+def _usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 def dataset_options(fn):
     """Options shared by commands that lint: config, selection, splits, references, format."""
     options = [
@@ -64,7 +72,8 @@ def dataset_options(fn):
         click.option("--split", "split_pairs", multiple=True, metavar="NAME=PATH", help="Assign a file to a split."),
         click.option("--reference", multiple=True, type=click.Path(), help="A protected set (benchmark) train must not contain."),
         click.option("--tokenizer", help="Tokenizer (path or cached name) for exact Q002 token counts."),
-        click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True, help="Worker processes."),
+        click.option("--jobs", "-j", type=click.IntRange(1), default=_usable_cores, show_default="the usable CPU cores",
+                     help="Worker processes."),
         click.option("--exclude", multiple=True, metavar="GLOB", callback=_exclude_globs, expose_value=False,
                      help="Skip matching files and folders inside directory arguments (adds to the config's)."),
     ]

@@ -13,7 +13,6 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-import jsonschema
 
 from curate.diagnostics import SEVERITIES
 from curate.errors import CurateError
@@ -84,6 +83,8 @@ class Config:
     @classmethod
     def from_table(cls, table: dict, source: str, found_by: str = EXPLICIT) -> Config:
         table = _hyphenate(table)
+        import jsonschema  # only where a configuration file is read: slow to import
+
         try:
             jsonschema.validate(table, SCHEMA)
         except jsonschema.ValidationError as exc:

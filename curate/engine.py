@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Iterable, Iterator
@@ -110,26 +109,31 @@ def _stage(rec: Record) -> tuple[str, ...]:
     return ("line", "json") if rec.messages is None else ("line", "json", "conversation")
 
 
+def _rules_by_stage(plan: Plan, tokenizer) -> dict[tuple[str, ...], list]:
+    """(rule, impl, context) of every planned record rule, for each `_stage` result, in plan order."""
+    rules = load_rules()
+    planned = [(rules[code], RuleContext(plan.options.get(code, {}), tokenizer)) for code in plan.record_rules]
+    stages = [(), ("line",), ("line", "json"), ("line", "json", "conversation")]
+    return {stage: [(rule, rule.impl, ctx) for s in stage for rule, ctx in planned if rule.requires == s]
+            for stage in stages}
+
+
 def process_chunk(records: list[Record], plan: Plan):
     """Parse records, run record rules, extract features: (diagnostics, refs, digests, features)."""
-    rules = load_rules()
     tokenizer = _tokenizer(plan.tokenizer)
-    by_stage: dict[str, list] = {"line": [], "json": [], "conversation": []}
-    for code in plan.record_rules:
-        rule = rules[code]
-        by_stage[rule.requires].append((rule, RuleContext(plan.options.get(code, {}), tokenizer)))
+    by_stage = _rules_by_stage(plan, tokenizer)
+    severity = plan.severity
     out: list[Diagnostic] = []
     digests = []
     for rec in records:
         parse(rec)
         digest = record_digest(rec.raw)
         digests.append(digest)
-        for stage in _stage(rec):
-            for rule, ctx in by_stage[stage]:
-                for f in rule.impl(rec, ctx) or ():
-                    d = _diagnostic(rule, plan.severity, f, rec.path, rec.line)
-                    d.fingerprint = fingerprint(d, digest)
-                    out.append(d)
+        for rule, impl, ctx in by_stage[_stage(rec)]:
+            for f in impl(rec, ctx) or ():
+                d = _diagnostic(rule, severity, f, rec.path, rec.line)
+                d.fingerprint = fingerprint(d, digest)
+                out.append(d)
     feature_ctx = RuleContext(plan.options, tokenizer, splits=frozenset(plan.splits))
     feats = {name: FEATURES[name](records, feature_ctx) for name in plan.features}
     return out, [r.ref for r in records], digests, feats
@@ -270,17 +274,28 @@ def _apply_file_ignores(diagnostics: list[Diagnostic], config: Config, files: li
 
 
 def _map(chunks: Iterator[list[Record]], plan: Plan, jobs: int):
-    """process_chunk over chunks in order: in this process, or across `jobs` worker processes."""
-    if jobs <= 1:
+    """process_chunk over chunks in order: in this process, or across `jobs` worker processes.
+
+    Input of one chunk stays in this process (starting workers costs more than it saves); at most
+    2 * jobs chunks are in flight, so memory stays bounded whatever the input size.
+    """
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    second = next(chunks, None) if first is not None else None
+    if jobs <= 1 or second is None:
+        for chunk in (first, second):
+            if chunk is not None:
+                yield process_chunk(chunk, plan)
         for chunk in chunks:
             yield process_chunk(chunk, plan)
         return
+    from concurrent.futures import ProcessPoolExecutor  # only when workers run: slow to import
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        pending = []
+        pending = [pool.submit(process_chunk, first, plan), pool.submit(process_chunk, second, plan)]
         for chunk in chunks:
             pending.append(pool.submit(process_chunk, chunk, plan))
             if len(pending) >= jobs * 2:
                 yield pending.pop(0).result()
         for fut in pending:
             yield fut.result()
-

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+
+try:
+    import orjson
+except ImportError:  # optional: the stdlib decoder gives the same values, slower
+    orjson = None
 
 from curate.formats import FORMATS, reference_messages, to_messages
 from curate.records import Record
@@ -63,6 +69,66 @@ def loads(text: str):
         raise ValueError(f"{exc.msg} at column {exc.colno}") from None
 
 
+# The end of a key token: its closing quote, optional whitespace, the colon.
+_KEY_END = re.compile(r'"[ \t\n\r]*:')
+_SPACED_KEY_END = re.compile(r'"[ \t\n\r]')
+# orjson reads an integer beyond 64 bits as a float; json.loads keeps it exact.
+_BIG = 2.0 ** 63
+
+
+_SCALARS = (str, int, bool, type(None))
+
+
+def _keys(value) -> int:
+    """Keys of every object in `value`, or -1 where a float may be a big integer orjson rounded.
+
+    orjson gives exact types (no subclasses), so `type(...) in` tests suffice.
+    """
+    kind = type(value)
+    if kind is dict:
+        n, items = len(value), value.values()
+    elif kind is list:
+        n, items = 0, value
+    elif kind is float:
+        return 0 if -_BIG < value < _BIG else -1
+    else:
+        return 0
+    for item in items:
+        if type(item) not in _SCALARS:
+            k = _keys(item)
+            if k < 0:
+                return -1
+            n += k
+    return n
+
+
+def fast_loads(text: str):
+    """`loads` through orjson where it gives the same value: (value, True), or (None, False) to use `loads`.
+
+    orjson keeps the last of repeated keys silently, rounds big integers and rejects lone surrogates and
+    `1e400`: such text goes to the stdlib path. A repeated key leaves fewer keys in the parsed objects than
+    key tokens in the text, and every key token ends in a quote and a colon (a string may hold more), so
+    equal counts prove that no key repeats.
+    """
+    if orjson is None:
+        return None, False
+    try:
+        value = orjson.loads(text)
+    except (orjson.JSONDecodeError, RecursionError):
+        return None, False
+    try:
+        keys = _keys(value)
+    except RecursionError:
+        return None, False
+    if keys <= 0:
+        return value, keys == 0
+    if keys == text.count('":') and not _SPACED_KEY_END.search(text):
+        return value, True
+    if keys == len(_KEY_END.findall(text)):
+        return value, True
+    return None, False
+
+
 def duplicate_keys(text: str) -> list[tuple[str, str]]:
     """(JSON pointer of the object, key) for every key an object of `text` repeats, in document order."""
     found: list[tuple[str, str]] = []
@@ -91,14 +157,16 @@ def parse(rec: Record) -> Record:
     text, rec.encoding_issue = decode(rec.raw)
     if rec.error:
         return rec
-    _Repeats.found = False
-    try:
-        rec.data = loads(text)
-    except ValueError as exc:
-        rec.error = str(exc)
-        return rec
-    if _Repeats.found:
-        rec.duplicate_keys = duplicate_keys(text)
+    rec.data, done = fast_loads(text)
+    if not done:
+        _Repeats.found = False
+        try:
+            rec.data = loads(text)
+        except ValueError as exc:
+            rec.error = str(exc)
+            return rec
+        if _Repeats.found:
+            rec.duplicate_keys = duplicate_keys(text)
     if rec.split == "reference":
         rec.messages = reference_messages(rec.data)
     else:

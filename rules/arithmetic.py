@@ -102,11 +102,24 @@ _OPERATION = re.compile(r"\d\s*(?:[-+*/^×÷x%]|\*\*)\s*[\d(\[-]|\d\s*%\s*of\b|\
                         re.I)
 
 
+# Every letter run `_ASK` removes, `_AGGREGATE` reads or `_EXPR` holds (`x`): an ASCII prompt with another is
+# not only a request to compute.
+_ASK_WORDS = frozenset(re.findall(r"[a-z]+", _ASK.pattern) + re.findall(r"[a-z]+", _AGGREGATE.pattern) + ["x"])
+_LETTERS = re.compile(r"[a-z]+")
+
+
+def _other_words(text: str) -> bool:
+    """Whether an ASCII text holds a letter run `_computable` cannot explain (False for other text)."""
+    return text.isascii() and not _ASK_WORDS.issuperset(_LETTERS.findall(text.lower()))
+
+
 def _computable(prompt: str) -> tuple[str, Fraction] | None:
     """(expression, value) when the prompt is only a request to compute one expression."""
     if len(prompt) > 300 or not _OPERATION.search(prompt):
         return None
     text = prose(prompt)
+    if _other_words(text):
+        return None
     found = _aggregate(text)
     if found:
         return found

@@ -46,6 +46,8 @@ def asks_for_ai_persona(prompt: str) -> bool:
 
 def prose(text: str) -> str:
     """The text without its fenced and inline code."""
+    if "`" not in text and "~~~" not in text:
+        return text  # no code (mask_code's own first test, without the call)
     from curate.rules.template import mask_code  # template imports this module
 
     return mask_code(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from operator import methodcaller
 
 from curate.diagnostics import Finding
 from curate.errors import CurateError
@@ -52,13 +53,27 @@ _FOREIGN = frozenset("und nicht ist der das ein eine wird sind mit auch oder abe
                      " jest nie się oraz".split())
 
 
+_PUNCTUATION = ".,;:!?\"'()"
+_STRIP = methodcaller("strip", _PUNCTUATION)
+_PUNCTUATION_TO_SPACE = str.maketrans(_PUNCTUATION, " " * len(_PUNCTUATION))
+
+
+def _hits(words: list[str], vocabulary: frozenset) -> int:
+    """How many words, stripped of punctuation, are in `vocabulary` (counted at C speed)."""
+    return sum(map(vocabulary.__contains__, map(_STRIP, words)))
+
+
 def _maybe_foreign(text: str) -> bool:
     """Whether a text may be in another language than English: not ASCII, or a few foreign function words."""
     head = text[:4 * _MAX_CHARS]
     if not head.isascii():
         return True
-    words = head.lower().split()
-    hits = sum(w.strip(".,;:!?\"'()") in _FOREIGN for w in words)
+    head = head.lower()
+    # every counted word is also a word of the text with its punctuation made spaces: none there, none counted
+    if _FOREIGN.isdisjoint(head.translate(_PUNCTUATION_TO_SPACE).split()):
+        return False
+    words = head.split()
+    hits = _hits(words, _FOREIGN)
     return hits >= 2 and hits * 20 >= len(words)
 
 
@@ -66,7 +81,7 @@ def _surely_english(text: str) -> bool:
     words = text[:_MAX_CHARS].lower().split()
     if len(words) < 8 or not text[:_MAX_CHARS].isascii():
         return False
-    return sum(w.strip(".,;:!?\"'()") in _ENGLISH for w in words) >= len(words) / 5
+    return _hits(words, _ENGLISH) >= len(words) / 5
 
 
 def _language(text: str) -> str | None:
@@ -121,13 +136,13 @@ def language_mismatch(record, ctx):
         return
     if not _maybe_foreign(users[-1].text) and not _maybe_foreign(reply):
         return
+    if _LANGUAGE_ASKED.search("\n".join(m.text for m in prompt if m.role in ("system", "user"))):
+        return  # tested before the classifier, which costs about a millisecond a text
     theirs = _language(users[-1].text)
     if theirs is None:
         return
     ours = _language(reply)
     if ours is None or ours == theirs:
-        return
-    if _LANGUAGE_ASKED.search("\n".join(m.text for m in prompt if m.role in ("system", "user"))):
         return
     yield Finding(f"reply is in {ours!r} but the prompt is in {theirs!r}",
                   pointer=record.messages[len(prompt)].content_pointer)

@@ -43,6 +43,22 @@ _READ_VERB = re.compile(r"\b(?:summari[sz]e|read|analy[sz]e|review|describe|extr
 _ABOUT_URLS = re.compile(r"\b(?:urls?|domains?|hyperlinks?|regex|html|links? (?:text|format)|shorten|valid)\b", re.I)
 
 
+# Substrings every match of `_MEDIA_REF`, `_URL` and `_DOC_REF` holds (in lower case): the cheap test first.
+_MEDIA_STEMS = ("image", "pic", "photo", "screenshot", "scan", "video", "audio", "recording", "sound clip", "voice",
+                "attach", "pdf", "spreadsheet", "x-ray", "file")
+_DOC_POINTERS = ("following", "given", "provided", "below", "attached", "this", "above")
+
+
+def _may_point(text: str, first_turn: bool) -> bool:
+    """False when an ASCII text holds none of the words a media, link or (first turn) document reference needs."""
+    if not text.isascii():
+        return True
+    text = text.lower()
+    if any(s in text for s in _MEDIA_STEMS):
+        return True
+    return first_turn and ("http" in text or "www." in text or any(s in text for s in _DOC_POINTERS))
+
+
 def _words(text: str) -> int:
     return len(text.split())
 
@@ -51,6 +67,8 @@ def _missing(prompt: str, first_turn: bool, no_input: bool = False) -> str | Non
     """What the prompt points at that the conversation does not hold, or None (`no_input`: an alpaca record
     whose `input` is empty or a placeholder, `prompt` then being its instruction)."""
     text = prose(prompt)
+    if not no_input and not _may_point(text, first_turn):
+        return None
     if _CODE_TASK.search(_URL.sub(" ", text)):
         return None
     m = _MEDIA_REF.search(text)

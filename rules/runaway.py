@@ -66,8 +66,8 @@ def runaway_generation(record, ctx):
     """
     dialogue = None
     for m in record.messages:
-        if m.role != "assistant" or not m.text:
-            continue
+        if m.role != "assistant" or ":" not in m.text:
+            continue  # without a colon, no header: `_runaway` finds nothing
         if dialogue is None:
             dialogue = asks_for_dialogue(user_text(record.messages))
         found = _runaway(m.text, dialogue)
