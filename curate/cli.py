@@ -323,7 +323,7 @@ def fix(paths, config_path, select, ignore, extend_select, record_format, field_
 
 def _add_commands():
     """Commands that live in their own modules (importing them loads no torch)."""
-    from curate.split_command import split
+    from curate.splitting.command import split
     from curate.train.cli import train_command
     cli.add_command(split)
     cli.add_command(train_command)

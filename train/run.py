@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from curate.certificate import file_sha256
-from curate.split import split_records
+from curate.splitting import split_records
 from curate.train import checks, is_main_process
 from curate.train import model as models
 from curate.train.config import TrainConfig

@@ -8,14 +8,35 @@ pair of 150-shingle records) to ignore. See docs/architecture.md.
 
 from curate.similarity.lsh import LSHIndex, band_params
 from curate.similarity.minhash import MinHasher
-from curate.similarity.search import (SearchSettings, band_keys, candidates, connected_components,
-                                      cross_candidates, find_cross_pairs, find_similar_pairs, recall_params)
-from curate.similarity.shingling import ShingleHasher, ShingleSets, hash_shingles, shingles, without_common
-from curate.similarity.verify import jaccard, pair_jaccard, verify_in_rounds, verify_pairs
+from curate.similarity.search import (
+                                      SearchSettings,
+                                      all_verified,
+                                      band_keys,
+                                      candidates,
+                                      connected_components,
+                                      cross_candidates,
+                                      earliest_verified,
+                                      find_cross_pairs,
+                                      find_similar_pairs,
+                                      recall_params,
+)
+from curate.similarity.shingling import (
+                                      ShingleHasher,
+                                      ShingleSets,
+                                      hash_shingles,
+                                      shingles,
+                                      without_common,
+)
+from curate.similarity.verify import (
+                                      jaccard,
+                                      pair_jaccard,
+                                      verify_in_rounds,
+                                      verify_pairs,
+)
 
 __all__ = [
-    "LSHIndex", "MinHasher", "SearchSettings", "ShingleHasher", "ShingleSets", "band_keys", "band_params",
-    "candidates", "connected_components", "cross_candidates", "find_cross_pairs", "find_similar_pairs",
+    "LSHIndex", "MinHasher", "SearchSettings", "ShingleHasher", "ShingleSets", "all_verified", "band_keys",
+    "band_params", "candidates", "connected_components", "cross_candidates", "earliest_verified", "find_cross_pairs", "find_similar_pairs",
     "hash_shingles", "jaccard", "pair_jaccard", "recall_params", "shingles", "verify_in_rounds", "verify_pairs",
     "without_common",
 ]

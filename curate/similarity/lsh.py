@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 from curate.similarity.arrays import GOLDEN, fmix64, segment_starts, sorted_unique
 
 
-@lru_cache(maxsize=None)
+@cache
 def band_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """Bands and rows minimizing 0.5 * false positive + 0.5 * false negative area: datasketch's own
     ``MinHashLSH`` optimiser (imported here, on first use, since importing datasketch takes about a second)."""

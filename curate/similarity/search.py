@@ -1,7 +1,8 @@
 """The one similarity search: shingle sets -> signatures -> band keys -> candidate pairs -> verified pairs.
 
-Every caller (the D/C/L rules through ``curate.crossrecord``, ``curate split``,
-``find_similar_pairs``) runs these stages with one ``SearchSettings``. Each
+The D/C/L rules (``curate.crossrecord``) and ``curate split`` (``curate.splitting``)
+run these stages with one ``SearchSettings``; ``find_similar_pairs`` and
+``find_cross_pairs`` are the in-memory, all-bands-at-once form for small inputs. Each
 stage is a function over columns, not a loop over records:
 
 - ``band_keys(settings, sets)``: per record, ``bands`` uint32 keys (the high
@@ -18,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
-from curate.similarity.lsh import LSHIndex, band_params
+from curate.similarity.lsh import LSHIndex
 from curate.similarity.minhash import MinHasher
 from curate.similarity.shingling import ShingleSets, as_sets
 from curate.similarity.verify import verify_in_rounds, verify_pairs
@@ -33,7 +34,7 @@ _SIGNATURE_BLOCK = 1 << 15
 LSH_RECALL = 0.985
 
 
-@lru_cache(maxsize=None)
+@cache
 def recall_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """Bands and rows that find a pair at exactly ``threshold`` with probability ``LSH_RECALL``, with the
     most rows (fewest false candidates): at 128 permutations 25 x 5 at 0.7, 12 x 10 at 0.9.
@@ -52,31 +53,27 @@ def recall_params(threshold: float, num_perm: int) -> tuple[int, int]:
 class SearchSettings:
     """Everything a search depends on.
 
-    ``threshold`` is the verified Jaccard similarity. The banding is ``recall_params(threshold)`` unless
-    ``lsh_threshold`` is given, then datasketch's optimum for it (``curate split`` bands for a lower
-    threshold than it verifies, for recall). ``fanout`` caps the pairs per bucket (``LSHIndex``);
-    ``band_group`` bands are turned into candidates and verified at a time (memory).
+    ``threshold`` is the verified Jaccard similarity; the banding is ``recall_params(threshold, num_perm)``.
+    ``fanout`` caps the pairs per bucket (``LSHIndex``); ``band_group`` bands are turned into candidates and
+    verified at a time (memory).
     """
 
     threshold: float = 0.7
     num_perm: int = 128
-    lsh_threshold: float | None = None
     fanout: int = 4
     band_group: int = 2
     seed: int = 1
 
     @property
     def banding(self) -> tuple[int, int]:
-        if self.lsh_threshold is None:
-            return recall_params(self.threshold, self.num_perm)
-        return band_params(self.lsh_threshold, self.num_perm)
+        return recall_params(self.threshold, self.num_perm)
 
     @property
     def bands(self) -> int:
         return self.banding[0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hasher(num_perm: int, seed: int) -> MinHasher:
     return MinHasher(num_perm, seed)
 
@@ -92,9 +89,10 @@ def band_keys(settings: SearchSettings, sets: ShingleSets) -> np.ndarray:
     return out
 
 
-def _index(settings: SearchSettings, keys: np.ndarray, lo: int, hi: int) -> LSHIndex:
+def _index(settings: SearchSettings, keys: np.ndarray, lo: int, hi: int, salt: np.ndarray | None = None) -> LSHIndex:
+    part = keys[:, lo:hi] if salt is None else keys[:, lo:hi] ^ salt[:, None]
     index = LSHIndex(settings.threshold, settings.num_perm, settings.fanout, (hi - lo, settings.banding[1]))
-    index.add_keys(keys[:, lo:hi].T.astype(np.uint64) << np.uint64(32))
+    index.add_keys(part.T.astype(np.uint64) << np.uint64(32))
     return index
 
 
@@ -105,8 +103,7 @@ def candidates(settings: SearchSettings, keys: np.ndarray, salt: np.ndarray | No
     band, so memory stays bounded this way."""
     for lo in range(0, settings.bands, settings.band_group):
         hi = min(lo + settings.band_group, settings.bands)
-        part = keys if salt is None else keys ^ salt[:, None]
-        yield _index(settings, part, lo, hi).candidate_pairs()
+        yield _index(settings, keys, lo, hi, salt).candidate_pairs()
 
 
 def cross_candidates(settings: SearchSettings, left: np.ndarray, right: np.ndarray) -> Iterator[np.ndarray]:
