@@ -25,7 +25,7 @@ class Columns:
 
     group: np.ndarray
     exact: np.ndarray
-    sets: ShingleSets  # boilerplate left out
+    sets: ShingleSets  # boilerplate left out unless asked (``FeatureStore.columns``)
     keys: dict  # (threshold, num_perm) -> uint32 (n, bands)
     prow: np.ndarray
     pflags: np.ndarray
@@ -79,16 +79,18 @@ class FeatureStore:
         if chunk.train_grams is not None:
             self.ngrams.check_training(base, *chunk.train_grams)
 
-    def columns(self) -> Columns:
-        """Frozen views of everything ingested (taken once; the columns cannot grow afterwards)."""
+    def columns(self, boilerplate: bool = False) -> Columns:
+        """Frozen views of everything ingested (taken once; the columns cannot grow afterwards); the shingle
+        sets leave boilerplate out unless ``boilerplate`` (``curate split`` links on whole sets)."""
         if self._frozen is None:
+            sets = _sets if not boilerplate else _whole
             v = {name: col.view() for name, col in self._cols.items()}
             configs = self.settings.full_configs + self.settings.prompt_configs
             empty = {k: np.zeros((0, search(k).bands), dtype=np.uint32) for k in configs}
             self._frozen = Columns(
-                v["group"], v["exact"], _sets(v["shingles"], v["sizes"]),
+                v["group"], v["exact"], sets(v["shingles"], v["sizes"]),
                 {**empty, **{k: c.view() for k, c in self._keys.items()}},
-                v["prow"], v["pflags"], v["phash"], v["guard"], _sets(v["pshingles"], v["psizes"]),
+                v["prow"], v["pflags"], v["phash"], v["guard"], sets(v["pshingles"], v["psizes"]),
                 {**empty, **{k: c.view() for k, c in self._pkeys.items()}},
                 self._signatures, v["neg"], v["negpar"])
         return self._frozen
@@ -102,3 +104,7 @@ def _extend_keys(columns: dict, parts: dict) -> None:
 def _sets(values: np.ndarray, sizes: np.ndarray) -> ShingleSets:
     """The shingle sets less their boilerplate (see ``without_common``)."""
     return without_common(ShingleSets(values, offsets_of(sizes)), BOILERPLATE_SHARE, BOILERPLATE_MIN_RECORDS)
+
+
+def _whole(values: np.ndarray, sizes: np.ndarray) -> ShingleSets:
+    return ShingleSets(values, offsets_of(sizes))

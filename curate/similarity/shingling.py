@@ -126,12 +126,21 @@ def without_common(sets: ShingleSets, share: float, min_records: int, min_rest: 
     if not len(common):
         return sets
     boiler = np.isin(sets.values, common)
-    owner = np.repeat(np.arange(n), sets.sizes())
-    kept = np.bincount(owner[~boiler], minlength=n)
-    keep = ~boiler | (kept[owner] < min_rest)
+    # per-value work in 1-byte masks and 4-byte running counts (no per-value record numbers): memory
+    kept = _segment_sums(~boiler, sets.offsets)
+    keep = ~boiler
+    keep |= np.repeat(kept < min_rest, sets.sizes())
+    del boiler
     offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(owner[keep], minlength=n), out=offsets[1:])
+    np.cumsum(_segment_sums(keep, sets.offsets), out=offsets[1:])
     return ShingleSets(sets.values[keep], offsets)
+
+
+def _segment_sums(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The number of True values of ``mask`` in each segment ``offsets[i]:offsets[i + 1]``."""
+    running = np.zeros(len(mask) + 1, dtype=np.int32 if len(mask) < 2**31 else np.int64)
+    np.cumsum(mask, out=running[1:])
+    return (running[offsets[1:]] - running[offsets[:-1]]).astype(np.int64)
 
 
 def as_sets(sets: ShingleSets | Sequence[np.ndarray]) -> ShingleSets:

@@ -1,8 +1,8 @@
 """What `curate split` knows of each record: the leak rules' own features, and the searches over them.
 
-Features come from the cross-record extractor (``curate.crossrecord.features``)
-with the L001-L003 options: each record's text digest, shingle sets and band
-keys, and the same for its prompt where L003 compares one. The searches are
+Features come from the cross-record extractor and column store
+(``curate.crossrecord``) with the L001-L003 options: each record's text
+digest, shingle sets and band keys, and the same for its prompt where L003 compares one. The searches are
 ``curate.similarity.search``'s stages with the rules' own ``SearchSettings``
 (banded for recall: 99% of the pairs at exactly 0.7, 99.4% of the prompt
 pairs at 0.9), every candidate verified at the rules' thresholds.
@@ -19,8 +19,8 @@ import numpy as np
 
 from curate.config import Config
 from curate.crossrecord.features import FeatureChunk, extract
-from curate.crossrecord.settings import search
-from curate.crossrecord.store import offsets_of
+from curate.crossrecord.settings import RuleSettings, search
+from curate.crossrecord.store import FeatureStore
 from curate.engine import RuleContext
 from curate.errors import CurateError
 from curate.parallel import ordered_map
@@ -94,33 +94,21 @@ def batch_features(records: Sequence[Record], opts: SplitOptions) -> FeatureChun
     return extract(records, RuleContext(opts.rule_options(), splits=_SIDES))
 
 
-def join(chunks: list[FeatureChunk], opts: SplitOptions) -> Features:
-    """One ``Features`` of the batches, in order."""
-    text, prompt = opts.text_config, opts.prompt_config
-    bases = np.cumsum([0] + [c.n for c in chunks])
-    with_prompts = [(c, base) for c, base in zip(chunks, bases) if c.prow is not None]
-
-    def cat(parts, dtype, width=None):
-        empty = np.empty((0, width) if width else 0, dtype)
-        return np.concatenate(list(parts) or [empty])
-
-    sizes = cat((c.sizes for c in chunks), np.uint32)
-    psizes = cat((c.psizes for c, _ in with_prompts), np.uint32)
-    return Features(
-        cat((c.exact for c in chunks), np.uint64),
-        ShingleSets(cat((c.shingles for c in chunks), np.uint32), offsets_of(sizes)),
-        cat((c.keys[text] for c in chunks), np.uint32, search(text).bands),
-        cat((c.prow.astype(np.int64) + base for c, base in with_prompts), np.int64),
-        cat((c.phash for c, _ in with_prompts), np.uint64),
-        ShingleSets(cat((c.pshingles for c, _ in with_prompts), np.uint32), offsets_of(psizes)),
-        cat((c.pkeys[prompt] for c, _ in with_prompts), np.uint32, search(prompt).bands))
+def collect(chunks: Iterable[FeatureChunk], opts: SplitOptions) -> Features:
+    """The batches' columns appended into the cross-record column store, as ``Features`` (never two copies
+    at once). Shingle sets keep their boilerplate: a templated family stays one cluster, in train."""
+    store = FeatureStore(RuleSettings.of(opts.rule_options(), _SIDES))
+    for chunk in chunks:
+        store.ingest((), chunk)
+    c = store.columns(boilerplate=True)
+    return Features(c.exact, c.sets, c.keys[opts.text_config], c.prow, c.phash, c.psets, c.pkeys[opts.prompt_config])
 
 
 def features(conversations: Iterable[Sequence[Message]], opts: SplitOptions | None = None) -> Features:
     """Features of conversations (lists of canonical messages), computed in batches."""
     opts = opts or SplitOptions()
     records = (Record("", 0, "train", b"", messages=list(m) or None) for m in conversations)
-    return join([batch_features(batch, opts) for batch in iter(lambda: list(islice(records, _CHUNK)), [])], opts)
+    return collect((batch_features(batch, opts) for batch in iter(lambda: list(islice(records, _CHUNK)), [])), opts)
 
 
 def similar_pairs(settings: SearchSettings, sets: ShingleSets, bands: np.ndarray) -> np.ndarray:
@@ -170,11 +158,17 @@ def read_features(path: str, fmt: str | None, opts: SplitOptions, jobs: int = 1,
     """Features of every record of a dataset file (``jobs`` worker processes); refuses records with no conversation."""
     records = read_file(FileInfo(path, "unsplit", ""), fmt, 0, max_record_bytes)
     batches = iter(lambda: list(islice(records, _CHUNK)), [])
-    done = list(ordered_map(partial(_record_batch, opts=opts), batches, jobs))
-    problems = [p for _, batch_problems in done for p in batch_problems]
+    problems: list[str] = []
+
+    def chunks():
+        for chunk, batch_problems in ordered_map(partial(_record_batch, opts=opts), batches, jobs):
+            problems.extend(batch_problems)
+            yield chunk
+
+    feats = collect(chunks(), opts)
     if problems:
         more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
         raise CurateError(f"{path}: {len(problems)} record(s) have no conversation and cannot be placed in a split "
                           f"({'; '.join(problems[:5])}{more}); fix or remove them first "
                           f"(`curate lint --select F001,F003,F004 {path}`)")
-    return join([part for part, _ in done], opts)
+    return feats
