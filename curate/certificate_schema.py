@@ -7,7 +7,7 @@ import json
 import jsonschema
 
 from curate.diagnostics import SEVERITIES
-from curate.splits import SPLITS
+from curate.split_names import SPLITS
 
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _COUNT = {"type": "integer", "minimum": 0}

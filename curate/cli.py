@@ -11,8 +11,11 @@ import click
 from curate import __version__
 from curate.diagnostics import at_or_above
 from curate.errors import CurateError, handle_errors
+from curate.formats import BUILTIN
+from curate.output import REPORTERS
+from curate.split_names import ASSIGNABLE
 
-OUTPUT_FORMATS = ["text", "json", "github", "sarif", "junit", "gitlab"]
+OUTPUT_FORMATS = list(REPORTERS)
 
 
 def _codes(value: str | None) -> list[str]:
@@ -23,8 +26,8 @@ def _split_pairs(pairs) -> dict[str, str]:
     out = {}
     for item in pairs:
         name, sep, path = item.partition("=")
-        if not sep or name not in ("train", "eval", "test", "unsplit"):
-            raise click.BadParameter(f"{item!r}: expected NAME=PATH with NAME in train, eval, test, unsplit",
+        if not sep or name not in ASSIGNABLE:
+            raise click.BadParameter(f"{item!r}: expected NAME=PATH with NAME in {', '.join(ASSIGNABLE)}",
                                      param_hint="--split")
         out[path] = name
     return out
@@ -65,7 +68,7 @@ def dataset_options(fn):
         click.option("--select", help="Rule codes or prefixes to run, comma-separated (e.g. F,R001)."),
         click.option("--ignore", help="Rule codes or prefixes to skip."),
         click.option("--extend-select", help="Codes to run in addition to the configured selection."),
-        click.option("--format", "record_format", type=click.Choice(["openai", "sharegpt", "alpaca"]),
+        click.option("--format", "record_format", type=click.Choice(list(BUILTIN)),
                      help="Record format of every file (default: detected per file)."),
         click.option("--field", "field_pairs", multiple=True, metavar="KEY=COLUMN",
                      help="Map a dataset column onto curate's model, e.g. prompt=question, roles.user=human,asker."),
@@ -170,7 +173,6 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
     from curate.baseline import filter_new, load_baseline
     from curate.baseline import write_baseline as save_baseline
     from curate.engine import lint_paths
-    from curate.output import REPORTERS
     from curate.outputs import check_lint_outputs
     from curate.progress import progress_for
 
@@ -330,7 +332,7 @@ def fix(paths, config_path, select, ignore, extend_select, record_format, field_
 
 def _add_commands():
     """Commands that live in their own modules (importing them loads no torch)."""
-    from curate.split_command import split
+    from curate.splitting.command import split
     from curate.train.cli import train_command
     from curate.train.export import export_command
     cli.add_command(split)

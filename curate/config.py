@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 from curate.diagnostics import SEVERITIES
 from curate.errors import CurateError
+from curate.formats import BUILTIN
 from curate.reader import DEFAULT_MAX_RECORD_BYTES
+from curate.split_names import ASSIGNABLE
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,7 +36,7 @@ SCHEMA = {
         "extend-select": _CODES,
         "fail-on": {"enum": list(SEVERITIES)},
         # a built-in format; a field-mapped one (`alpaca:{...}`, as a certificate records it) also names its base
-        "format": {"type": "string", "pattern": "^(openai|sharegpt|alpaca)(:.*)?$"},
+        "format": {"type": "string", "pattern": f"^({'|'.join(BUILTIN)})(:.*)?$"},
         "tokenizer": {"type": "string"},
         "max-record-bytes": {"type": "integer", "minimum": 1024},
         "exclude": _CODES,
@@ -42,7 +44,7 @@ SCHEMA = {
         "per-file-ignores": {"type": "object", "additionalProperties": _CODES},
         "severity": {"type": "object", "additionalProperties": {"enum": list(SEVERITIES)}},
         "splits": {"type": "object", "additionalProperties": _CODES,
-                   "propertyNames": {"enum": ["train", "eval", "test", "reference"]}},
+                   "propertyNames": {"enum": list(ASSIGNABLE)}},
         "rules": {"type": "object", "additionalProperties": {"type": "object"}},
         "paths": _GLOBS,
         "fields": {"type": "object"},

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from curate.errors import CurateError
 from curate.excludes import Excludes, GitIgnores
 from curate.filetype import COMPRESSIONS, DATASET_SUFFIXES, decompressed
-from curate.splits import split_of_folder, split_of_words
+from curate.split_names import split_of_folder, split_of_words
 
 DATASET_STATE, DATASET_INFO, DATASET_DICT = "state.json", "dataset_info.json", "dataset_dict.json"
 

@@ -14,7 +14,7 @@ from curate.parse import parse
 from curate.reader import FileInfo, read_file
 from curate.records import Record, RecordRef
 from curate.registry import FEATURES, Rule, load_rules
-from curate.splits import resolve_split
+from curate.split_names import resolve_split
 
 CHUNK = 1000
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from curate.dedup import FEATURE, DedupRule
+from curate.crossrecord.features import FEATURE
+from curate.crossrecord.rule import CrossRecordRule
 from curate.registry import dataset_rule
 
 
 @dataset_rule("C001", "contradiction", "error", features=(FEATURE,),
               options={"threshold": 0.9, "num_perm": 128, "max_facts": 6})
-class Contradiction(DedupRule):
+class Contradiction(CrossRecordRule):
     """The record's final answer disagrees on a fact with an earlier record that has the same prompt.
 
     ## What it does

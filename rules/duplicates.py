@@ -1,13 +1,14 @@
-"""D001-D002: exact and near duplicates inside a split (see curate/dedup.py for the shared index)."""
+"""D001-D002: exact and near duplicates inside a split (see curate/crossrecord/ for the shared core)."""
 
 from __future__ import annotations
 
-from curate.dedup import FEATURE, DedupRule
+from curate.crossrecord.features import FEATURE
+from curate.crossrecord.rule import CrossRecordRule
 from curate.registry import dataset_rule
 
 
 @dataset_rule("D001", "exact-duplicate", "warning", features=(FEATURE,), fix="remove")
-class ExactDuplicate(DedupRule):
+class ExactDuplicate(CrossRecordRule):
     """The record's normalized conversation equals an earlier record's.
 
     ## What it does
@@ -38,7 +39,7 @@ class ExactDuplicate(DedupRule):
 
 @dataset_rule("D002", "near-duplicate", "warning", features=(FEATURE,), options={"threshold": 0.7, "num_perm": 128},
               fix="remove", unsafe_fix=True)
-class NearDuplicate(DedupRule):
+class NearDuplicate(CrossRecordRule):
     """The record is a near-duplicate (Jaccard similarity >= threshold) of an earlier record.
 
     ## What it does

@@ -1,11 +1,13 @@
-"""L001-L004: training records that contain eval, test or reference (benchmark) data (see curate/dedup.py)."""
+"""L001-L004: training records that contain eval, test or reference (benchmark) data (see curate/crossrecord/leaks.py)."""
 
 from __future__ import annotations
 
-from curate.dedup import FEATURE, DedupRule
+from curate.crossrecord.features import FEATURE
+from curate.crossrecord.rule import CrossRecordRule
 from curate.registry import dataset_rule
 
-class LeakRule(DedupRule):
+
+class LeakRule(CrossRecordRule):
     """A leak rule: the other side is a protected record."""
 
     def protected(self, index: int, loc) -> str:

@@ -252,17 +252,17 @@ def test_split_refuses_to_write_over_its_input(run, tmp_path, clean_records):
 
 
 def test_split_refuses_a_file_that_grows_while_it_is_read(run, tmp_path, clean_records, monkeypatch):
-    import curate.split
+    import curate.splitting.files
 
     path = write_jsonl(tmp_path / "data.jsonl", clean_records)
-    real = curate.split.plan_split
+    real = curate.splitting.files.plan_split
 
     def plan_then_grow(*args, **kwargs):
         with open(path, "a") as f:
             f.write(json.dumps(conv("appended", "while splitting")) + "\n")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(curate.split, "plan_split", plan_then_grow)
+    monkeypatch.setattr(curate.splitting.files, "plan_split", plan_then_grow)
     line = _error_line(run("split", "data.jsonl", "-o", "out"))
     assert "data.jsonl changed while curate was reading it" in line
     assert not (tmp_path / "out" / "train.jsonl").exists()

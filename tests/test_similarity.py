@@ -1,4 +1,4 @@
-"""Tests for curate.similarity: datasketch compatibility, LSH, verification, clustering."""
+"""Tests for curate.similarity (the search stages): datasketch compatibility, LSH, verification, clustering."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from datasketch import MinHash, MinHashLSH
 from datasketch.hashfunc import sha1_hash32
 from datasketch.lsh import _optimal_param
 
+import curate.similarity.shingling
+import curate.similarity.verify
 from curate import similarity
 from curate.similarity import (
     LSHIndex,
@@ -140,7 +142,7 @@ def test_fast_hasher_gives_the_same_sets_as_shingles(k):
 def test_fast_hasher_splits_large_inputs_into_batches(monkeypatch):
     texts = [" ".join(words(f"r{i}_", 40)) for i in range(60)]
     whole = ShingleHasher(method="fast").hash_many(texts)
-    monkeypatch.setattr(similarity, "_FAST_BATCH_BYTES", 500)
+    monkeypatch.setattr(similarity.shingling, "_FAST_BATCH_BYTES", 500)
     parts = ShingleHasher(method="fast").hash_many(texts)
     assert np.array_equal(whole.values, parts.values)
     assert np.array_equal(whole.offsets, parts.offsets)
@@ -289,7 +291,7 @@ def test_pair_jaccard_in_many_batches(monkeypatch):
     sets = ShingleHasher().hash_many(texts)
     pairs = np.array(list(itertools.combinations(range(len(texts)), 2)))
     whole = pair_jaccard(sets, sets, pairs)
-    monkeypatch.setattr(similarity, "_VERIFY_BATCH", 100)
+    monkeypatch.setattr(similarity.verify, "_VERIFY_BATCH", 100)
     assert np.array_equal(pair_jaccard(sets, sets, pairs), whole)
     sh = [shingles(t) for t in texts]
     assert whole.tolist() == [jaccard(sh[i], sh[j]) for i, j in pairs]

@@ -12,14 +12,15 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import conv, write_jsonl
-from curate import split as split_module
+from curate.splitting import plan as split_module
 from curate.config import Config
 from curate.engine import lint_paths
 from curate.errors import CurateError
 from curate.formats import OPENAI, to_messages
 from curate.similarity import jaccard, shingles
-from curate.split import SplitPlan, features, parse_ratios, split_records, targets
-from curate.split_command import split
+from curate.splitting.command import split
+from curate.splitting.features import features
+from curate.splitting.plan import SplitPlan, parse_ratios, split_records, targets
 from curate.text import role_tagged
 
 VOCAB = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ro", "si", "tu", "ve", "zo") for b in range(40)]
@@ -99,7 +100,7 @@ def split_of_lines(out_dir, names, input_path) -> list[str]:
 def test_planted_groups_are_similar_as_the_rules_define_it(data):
     path, records, groups = data
     assert len(set(read_lines(path))) == len(records)
-    # Conversation text and prompt (the non-system turns before the final answer), as curate.dedup builds them.
+    # Conversation text and prompt (the non-system turns before the final answer), as curate.crossrecord.features builds them.
     texts = [(role_tagged(to_messages(r, OPENAI)), role_tagged(to_messages(r, OPENAI)[:-1])) for r in records]
     for chain in groups[8:16]:
         assert all(jaccard(shingles(texts[a][0]), shingles(texts[b][0])) >= 0.7 for a, b in zip(chain, chain[1:]))
@@ -201,13 +202,13 @@ def test_verification_moves_leaking_clusters(data, monkeypatch):
     _, records, groups = data
     # Without links every record is its own cluster: the cross-split search must find the leaks.
     monkeypatch.setattr(split_module, "clusters", lambda feats, opts: np.arange(len(feats)))
-    feats = features(split_module._conversation(r) for r in records)
+    feats = features(split_module.conversation(r) for r in records)
     plan = SplitPlan(feats, np.arange(len(records)), (0.6, 0.4), seed=2)
     assert len(plan.leaking_records())
     plan.settle()
     assert plan.moved_clusters > 0 and len(plan.leaking_records()) == 0
     train, held = plan.indices()
-    assert not np.isin(feats.keys[held], feats.keys[train]).any()
+    assert not np.isin(feats.digests[held], feats.digests[train]).any()
     assert len(train) + len(held) == len(records)
 
 

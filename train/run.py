@@ -11,7 +11,7 @@ import torch
 from transformers import EarlyStoppingCallback
 
 from curate.certificate import file_sha256
-from curate.split import split_records
+from curate.splitting import split_records
 from curate.train import checks, is_main_process
 from curate.train import model as models
 from curate.train.config import TrainConfig

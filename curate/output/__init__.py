@@ -1,12 +1,36 @@
-"""Reporters: one module per output format, each `render(result, diagnostics, statistics) -> str`."""
+"""Reporters: one module per output format, each `render(result, diagnostics, statistics) -> str`.
 
-from curate.output import github, gitlab, json_format, junit, sarif, text
+`REPORTERS` is the registry the CLI takes its `--output-format` choices from; a
+reporter's module is imported only when it is used (adding a format: add its
+module and one line here, see docs/architecture.md).
+"""
 
-REPORTERS = {
-    "text": text.render,
-    "json": json_format.render,
-    "github": github.render,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "gitlab": gitlab.render,
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+
+_MODULES = {
+    "text": "text",
+    "json": "json_format",
+    "github": "github",
+    "sarif": "sarif",
+    "junit": "junit",
+    "gitlab": "gitlab",
 }
+
+
+class _Reporters(Mapping):
+    """Output format name -> render function, imported on first use."""
+
+    def __getitem__(self, name: str) -> Callable:
+        return importlib.import_module(f"curate.output.{_MODULES[name]}").render
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+REPORTERS = _Reporters()

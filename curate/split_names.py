@@ -1,4 +1,12 @@
-"""Which split a dataset file belongs to: `--split`, config globs, folder structure, then the file's name."""
+"""Split names and groups (the one place that defines them), and which split a dataset file belongs to:
+`--split`, config globs, folder structure, then the file's name.
+
+A file is on the training side (train, or unsplit: a file named for no split)
+or protected (eval, test, reference: a benchmark given with `--reference` or
+named so by `--split`/the config's `splits`). Duplicates and contradictions
+are looked for within each group; leaks between the training side and the
+protected groups.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,15 @@ SPLIT_WORDS = {
     "test": "test",
 }
 SPLITS = ("train", "eval", "test", "unsplit", "reference")
+# What `--split NAME=PATH` and the config's `splits` table may assign (every split).
+ASSIGNABLE = SPLITS
+# The files `curate split` writes, in this order.
+OUTPUT_SPLITS = ("train", "eval", "test")
+TRAINING = frozenset({"train", "unsplit"})
+PROTECTED = frozenset({"eval", "test", "reference"})
+# Group numbers of the cross-record rules: 0 the training side, then each protected split.
+TRAIN, EVAL, TEST, REFERENCE = 0, 1, 2, 3
+GROUP_OF = {"train": TRAIN, "unsplit": TRAIN, "eval": EVAL, "test": TEST, "reference": REFERENCE}
 
 
 def split_of_words(name: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from curate.errors import handle_errors
+from curate.formats import BUILTIN
 
 
 @click.command()
@@ -16,7 +17,7 @@ from curate.errors import handle_errors
               help="Where train.jsonl, eval.jsonl (and test.jsonl) are written.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="curate.toml or pyproject.toml to use (L002/L003 options, format).")
-@click.option("--format", "record_format", type=click.Choice(["openai", "sharegpt", "alpaca"]),
+@click.option("--format", "record_format", type=click.Choice(list(BUILTIN)),
               help="Record format (default: detected).")
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
               help="Worker processes for reading the records and for the final lint.")
@@ -36,7 +37,8 @@ def split(path, ratios, seed, output_dir, config_path, record_format, jobs):
     """
     from curate.config import load_config
     from curate.filetype import check_rewritable
-    from curate.split import parse_ratios, split_file
+    from curate.splitting.files import split_file
+    from curate.splitting.plan import parse_ratios
 
     check_rewritable(path, None, "split")
 
