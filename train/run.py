@@ -16,6 +16,7 @@ from curate.train import checks, is_main_process
 from curate.train import model as models
 from curate.train.config import TrainConfig
 from curate.train.data import Encoded, Example, Excluded, build_dataset, read_examples
+from curate.train.mixing import DataFile, weighted
 from curate.train.modelcard import write_model_card
 from curate.train.packing import length_grouped, padding_fraction
 from curate.train.render import inspect_template
@@ -32,7 +33,7 @@ class RunInputs:
     """What the command line names: where things are, and the merged config."""
 
     model: str
-    data: str
+    data: tuple[DataFile, ...] | str  # the --data files and their weights (a bare path: weight 1)
     eval: str | None
     output: str
     config: TrainConfig
@@ -71,12 +72,14 @@ class Prepared:
 def _datasets(inputs: RunInputs, tokenizer) -> Prepared:
     """Encoded train and eval sets (eval: --eval, or held out of --data), before any model loads."""
     config = inputs.config
-    train_examples = read_examples(inputs.data, inputs.snapshot)
+    files = data_files(inputs)
+    train_examples = [e for f in files for e in read_examples(f.path, inputs.snapshot)]
     if inputs.eval:
         eval_examples = read_examples(inputs.eval, inputs.snapshot)
     else:
         train_examples, eval_examples = _split_train_eval(train_examples, config.eval_fraction, config.seed)
     train_data = build_dataset(tokenizer, train_examples, config.max_seq_len)
+    train_data.kept = weighted(train_data.kept, files, config.seed)
     eval_data = build_dataset(tokenizer, eval_examples, config.max_seq_len)
     notes = []
     system_note = inspect_template(tokenizer).system_note
@@ -220,8 +223,17 @@ def _write(output_dir: str, report: dict, started: float) -> None:
     write_model_card(output_dir, report)
 
 
+def data_files(inputs: RunInputs) -> list[DataFile]:
+    """The ``--data`` files with their weights."""
+    return [DataFile(inputs.data)] if isinstance(inputs.data, str) else list(inputs.data)
+
+
 def _data_files(inputs: RunInputs) -> list[dict]:
-    files = [("train", inputs.data)] + ([("eval", inputs.eval)] if inputs.eval else [])
+    """The report's data entries: split, path, SHA-256, and a train file's weight when it is not 1."""
+    files = [("train", f) for f in data_files(inputs)] + ([("eval", DataFile(inputs.eval))] if inputs.eval else [])
     hashed = inputs.snapshot.files if inputs.snapshot else {}
-    return [{"split": split, "path": path, "sha256": hashed[path].sha256 if path in hashed else file_sha256(path)}
-            for split, path in files]
+    entries = []
+    for split, f in files:
+        sha = hashed[f.path].sha256 if f.path in hashed else file_sha256(f.path)
+        entries.append({"split": split, "path": f.path, "sha256": sha, **({"weight": f.weight} if f.weight != 1 else {})})
+    return entries
