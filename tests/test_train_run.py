@@ -180,9 +180,9 @@ def test_tokenizer_without_chat_template_needs_one(workdir, tiny_model, tmp_path
     args = ["--model", model, "--data", "train.jsonl", "--max-seq-len", 128, "--max-steps", 2, "--lr", 5e-3]
     result = train(workdir, *args, "--output", tmp_path / "out")
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == [
+    assert one_error_line(result) == (
         f"error: the tokenizer of {model} has no chat template: pass one with --chat-template FILE"
-    ]
+    )
     (tmp_path / "template.jinja").write_text(template)
     result = train(workdir, *args, "--output", tmp_path / "out", "--chat-template", tmp_path / "template.jinja")
     assert result.exit_code == 0, result.output

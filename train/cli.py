@@ -80,6 +80,7 @@ def _fail(message: str, code: int):
 @click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None,
               help="Trade compute for memory [on for qlora, off for lora].")
 @click.option("--packing/--no-packing", default=None, help="Pack examples into rows without padding [on]; off: length-grouped batches.")
+@click.option("--num-proc", type=int, help="Processes that tokenize the data [1]; tokenization is cached either way.")
 @click.option("--report-to", type=click.Choice(REPORT_TO), help="Also log to TensorBoard or Weights & Biases [none].")
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --output.")

@@ -15,7 +15,8 @@ from curate.split import split_records
 from curate.train import checks, is_main_process
 from curate.train import model as models
 from curate.train.config import TrainConfig
-from curate.train.data import Encoded, Example, Excluded, build_dataset, read_examples
+from curate.train import tokcache
+from curate.train.data import Encoded, Example, Excluded, TemplateError, collect_dataset, read_examples
 from curate.train.mixing import DataFile, weighted
 from curate.train.modelcard import write_model_card
 from curate.train.packing import length_grouped, padding_fraction
@@ -73,20 +74,33 @@ def _datasets(inputs: RunInputs, tokenizer) -> Prepared:
     """Encoded train and eval sets (eval: --eval, or held out of --data), before any model loads."""
     config = inputs.config
     files = data_files(inputs)
-    train_examples = [e for f in files for e in read_examples(f.path, inputs.snapshot)]
+    encoded: dict[int, Encoded | TemplateError] = {}  # by id() of the example
+    train_examples = [e for f in files for e in _read_encoded(inputs, f.path, tokenizer, encoded)]
     if inputs.eval:
-        eval_examples = read_examples(inputs.eval, inputs.snapshot)
+        eval_examples = _read_encoded(inputs, inputs.eval, tokenizer, encoded)
     else:
         train_examples, eval_examples = _split_train_eval(train_examples, config.eval_fraction, config.seed)
-    train_data = build_dataset(tokenizer, train_examples, config.max_seq_len)
+    train_data = collect_dataset(train_examples, [encoded[id(e)] for e in train_examples], config.max_seq_len)
     train_data.kept = weighted(train_data.kept, files, config.seed)
-    eval_data = build_dataset(tokenizer, eval_examples, config.max_seq_len)
+    eval_data = collect_dataset(eval_examples, [encoded[id(e)] for e in eval_examples], config.max_seq_len)
     notes = []
     system_note = inspect_template(tokenizer).system_note
     if system_note and any(e.messages and e.messages[0].get("role") == "system" for e in train_examples + eval_examples):
         notes.append(system_note)
     return Prepared(train_data.kept, eval_data.kept, train_data.excluded + eval_data.excluded,
                     train_data.unrenderable + eval_data.unrenderable, notes)
+
+
+def _read_encoded(inputs: RunInputs, path: str, tokenizer, encoded: dict) -> list[Example]:
+    """A file's examples, their encodings (cached, ``num_proc`` workers) added to ``encoded`` by example id."""
+    examples = read_examples(path, inputs.snapshot)
+    snapshot = inputs.snapshot
+    sha = snapshot.files[path].sha256 if snapshot and path in snapshot.files else file_sha256(path)
+    record_format = getattr(snapshot.config, "format", None) if snapshot else None
+    key = tokcache.cache_key(sha, record_format, tokcache.tokenizer_fingerprint(tokenizer), inputs.config.max_seq_len)
+    for example, result in zip(examples, tokcache.encode_all(tokenizer, examples, key, inputs.config.num_proc)):
+        encoded[id(example)] = result
+    return examples
 
 
 def _checked(prepared: Prepared) -> Prepared:
