@@ -181,3 +181,19 @@ def test_a_field_mapped_dataset_trains_with_the_mapping_applied(tmp_path, tokeni
     trained = "".join(s["text"] for s in example["segments"] if s["train"])
     prompt = "".join(s["text"] for s in example["segments"] if not s["train"])
     assert trained.startswith("2 plus 5 is 7.") and "Exercise 0: what is 2 plus 5?" in prompt
+
+
+def test_the_report_lists_every_file_with_its_hash_and_weight(tmp_path):
+    pytest.importorskip("torch")
+    from curate.config import Config
+    from curate.snapshot import Snapshot
+    from curate.train.config import TrainConfig
+    from curate.train.run import RunInputs, _data_files
+
+    a = write(tmp_path / "a.jsonl", records(0, 3))
+    b = write(tmp_path / "b.jsonl", records(3, 3))
+    with Snapshot([(a, "train"), (b, "train")], Config()) as snapshot:
+        inputs = RunInputs("m", (DataFile(a), DataFile(b, 2.0)), None, "out", TrainConfig(), snapshot=snapshot)
+        entries = _data_files(inputs)
+        assert [(e["split"], e["path"], e.get("weight")) for e in entries] == [("train", a, None), ("train", b, 2.0)]
+        assert entries[1]["sha256"] == snapshot.files[b].sha256

@@ -12,10 +12,9 @@ from transformers import EarlyStoppingCallback
 
 from curate.certificate import file_sha256
 from curate.split import split_records
-from curate.train import checks, is_main_process
+from curate.train import checks, is_main_process, tokcache
 from curate.train import model as models
 from curate.train.config import TrainConfig
-from curate.train import tokcache
 from curate.train.data import Encoded, Example, Excluded, TemplateError, collect_dataset, read_examples
 from curate.train.mixing import DataFile, weighted
 from curate.train.modelcard import write_model_card
