@@ -141,4 +141,5 @@ def _refuse_same_file(earlier: list[SnapshotFile], path: str, split: str, info: 
     for first in earlier:
         if (first.device, first.inode) == (info.st_dev, info.st_ino):
             raise CurateError(f"{first.path} ({first.split}) and {path} ({split}) are the same file: "
-                              "train and eval data must be different files")
+                              + ("give each data file once" if first.split == split
+                                 else "train and eval data must be different files"))

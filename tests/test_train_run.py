@@ -179,7 +179,9 @@ def test_tokenizer_without_chat_template_needs_one(workdir, tiny_model, tmp_path
     (model / "chat_template.jinja").unlink()
     args = ["--model", model, "--data", "train.jsonl", "--max-seq-len", 128, "--max-steps", 2, "--lr", 5e-3]
     result = train(workdir, *args, "--output", tmp_path / "out")
-    assert one_error_line(result) == f"error: the tokenizer of {model} has no chat template: pass one with --chat-template FILE"
+    assert one_error_line(result) == (
+        f"error: the tokenizer of {model} has no chat template: pass one with --chat-template FILE"
+    )
     (tmp_path / "template.jinja").write_text(template)
     result = train(workdir, *args, "--output", tmp_path / "out", "--chat-template", tmp_path / "template.jinja")
     assert result.exit_code == 0, result.output
@@ -343,3 +345,19 @@ def test_one_step_smoke_run_then_resume(workdir, tiny_model, tmp_path):
     assert generations == [("eval.jsonl:1", 2), ("eval.jsonl:2", 2)]  # one eval prompt's reply each epoch
     assert all(isinstance(g["reply"], str) for g in report["generations"])
     assert [p["step"] for p in report["loss"]][-1] == 2
+
+
+def test_report_to_tensorboard_writes_event_files_in_the_output(workdir, tiny_model, tmp_path):
+    pytest.importorskip("tensorboard")
+    out = tmp_path / "tb"
+    result = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", out,
+                   "--max-steps", 2, "--max-seq-len", 128, "--batch-size", 2, "--grad-accum", 1, "--lora-r", 4,
+                   "--report-to", "tensorboard")
+    assert result.exit_code == 0, result.output
+    events = list((out / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and all(e.stat().st_size > 0 for e in events)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    scalars = EventAccumulator(str(out / "tensorboard")).Reload().Tags()["scalars"]
+    assert "train/loss" in scalars and "eval/loss" in scalars
+    assert not list((out / "checkpoints").glob("**/events.out.tfevents.*"))

@@ -17,6 +17,7 @@ from curate.errors import CurateError
 from curate.train import is_main_process
 from curate.train.config import METHODS, REPORT_TO, check_report_to, load_config
 from curate.train.gate import Gate
+from curate.train.mixing import DataFileParam
 from curate.train.model import check_model_source, first_line
 from curate.train.noise import quiet_third_parties
 from curate.train.outputdir import prepare_output
@@ -35,7 +36,7 @@ class RunSettings(NamedTuple):
     """What the command line names, in ``RunInputs`` order (that class needs torch to import)."""
 
     model: str
-    data: str
+    data: tuple  # of curate.train.mixing.DataFile
     eval: str | None
     output: str
     config: object
@@ -56,7 +57,9 @@ def _fail(message: str, code: int):
 
 @click.command("train")
 @click.option("--model", "model", required=True, help="Base model: a local directory or a Hugging Face Hub name.")
-@click.option("--data", "data", required=True, type=_FILE, help="Training conversations (JSONL, gzipped JSONL or a JSON array).")
+@click.option("--data", "data", required=True, multiple=True, type=DataFileParam(),
+              help="Training conversations (JSONL, gzipped JSONL or a JSON array); repeat for several files, "
+                   "FILE:WEIGHT to over- or undersample one (2 = each example twice).")
 @click.option("--eval", "eval_path", type=_FILE, help="Eval conversations; default: a seeded 90/10 split of --data.")
 @click.option("--output", "output", required=True, type=click.Path(file_okay=False), help="Directory for the adapter and report.")
 @click.option("--method", type=click.Choice(METHODS), help="lora (default) or qlora (4-bit NF4 base).")
@@ -77,6 +80,7 @@ def _fail(message: str, code: int):
 @click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None,
               help="Trade compute for memory [on for qlora, off for lora].")
 @click.option("--packing/--no-packing", default=None, help="Pack examples into rows without padding [on]; off: length-grouped batches.")
+@click.option("--num-proc", type=int, help="Processes that tokenize the data [1]; tokenization is cached either way.")
 @click.option("--report-to", type=click.Choice(REPORT_TO), help="Also log to TensorBoard or Weights & Biases [none].")
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --output.")
@@ -90,7 +94,7 @@ def train_command(model, data, eval_path, output, config_path, certificate, key_
         config = load_config(config_path, overrides)
         check_report_to(config)
         check_model_source(model)
-        gate = Gate(data, eval_path, config_path, certificate, key_file)
+        gate = Gate([f.path for f in data], eval_path, config_path, certificate, key_file)
         if preview_json and not dry_run:
             raise CurateError("--preview-json needs --dry-run")
     except CurateError as exc:

@@ -58,13 +58,14 @@ class TrainConfig:
     eval_fraction: float = 0.1  # held out of --data when there is no --eval
     gradient_checkpointing: bool | None = None  # None: on for QLoRA, off for LoRA
     report_to: str = "none"  # none, tensorboard or wandb
+    num_proc: int = 1  # processes that tokenize (datasets.map)
     packing: bool = True  # pack examples into rows without cross-example attention; off: length-grouped batches
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         object.__setattr__(self, "target_modules", parse_target_modules(self.target_modules))
-        for name in ("batch_size", "grad_accum", "max_seq_len", "lora_r", "lora_alpha", "save_total_limit"):
+        for name in ("batch_size", "grad_accum", "max_seq_len", "lora_r", "lora_alpha", "save_total_limit", "num_proc"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not 0 < self.eval_fraction < 1:

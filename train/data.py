@@ -17,7 +17,7 @@ from curate.train.render import TemplateError, rendered_segments
 
 __all__ = [
     "IGNORE_INDEX", "Dataset", "Encoded", "Example", "Excluded", "TemplateError",
-    "build_dataset", "encode_example", "read_examples",
+    "build_dataset", "collect_dataset", "encode_example", "read_examples",
 ]
 
 IGNORE_INDEX = -100
@@ -115,15 +115,25 @@ def build_dataset(tokenizer, examples: list[Example], max_seq_len: int) -> Datas
     An example the chat template cannot render goes to ``unrenderable`` (a
     ``file:line`` finding): the caller refuses to train on a partly renderable set.
     """
+    return collect_dataset(examples, [_encode_or_error(tokenizer, e) for e in examples], max_seq_len)
+
+
+def _encode_or_error(tokenizer, example: Example) -> Encoded | TemplateError:
+    try:
+        return encode_example(tokenizer, example)
+    except TemplateError as exc:
+        return exc
+
+
+def collect_dataset(examples: list[Example], results: list[Encoded | TemplateError], max_seq_len: int) -> Dataset:
+    """Sort each example's encoding (or TemplateError) into kept, excluded and unrenderable, as ``build_dataset``."""
     result = Dataset([], [], [])
-    for example in examples:
-        try:
-            encoded = encode_example(tokenizer, example)
-        except TemplateError as exc:
-            reason = str(exc).removeprefix(f"{example.where}: ")
+    for example, encoded in zip(examples, results):
+        if isinstance(encoded, TemplateError):
+            reason = str(encoded).removeprefix(f"{example.where}: ")
             result.unrenderable.append(Excluded(example.path, example.line, reason))
             continue
-        encoded.path, encoded.line = example.path, example.line
+        encoded = Encoded(list(encoded.input_ids), list(encoded.labels), example.path, example.line)
         trained = [i for i, label in enumerate(encoded.labels) if label != IGNORE_INDEX]
         if not trained:
             result.excluded.append(Excluded(example.path, example.line, "no assistant token to train on"))

@@ -119,9 +119,11 @@ def disabled_safety_rules(config: Config, paths: list[str]) -> list[str]:
 class Gate:
     """One gate check: the snapshot of the data, the configuration used and the verdict. A context manager."""
 
-    def __init__(self, data: str, eval_path: str | None, config_path: str | None = None,
+    def __init__(self, data: str | list[str], eval_path: str | None, config_path: str | None = None,
                  certificate: str | None = None, key_file: str | None = None):
-        pairs = [(data, "train")] + ([(eval_path, "eval")] if eval_path else [])
+        """``data``: one training file or several; all are snapshotted, linted together and certified one by one."""
+        paths = [data] if isinstance(data, str) else list(data)
+        pairs = [(p, "train") for p in paths] + ([(eval_path, "eval")] if eval_path else [])
         self.certificate = certificate
         self.setup = gate_config(config_path, [p for p, _ in pairs])
         key = signing_key(key_file) if certificate else None

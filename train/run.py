@@ -12,10 +12,11 @@ from transformers import EarlyStoppingCallback
 
 from curate.certificate import file_sha256
 from curate.splitting import split_records
-from curate.train import checks, is_main_process
+from curate.train import checks, is_main_process, tokcache
 from curate.train import model as models
 from curate.train.config import TrainConfig
-from curate.train.data import Encoded, Example, Excluded, build_dataset, read_examples
+from curate.train.data import Encoded, Example, Excluded, TemplateError, collect_dataset, read_examples
+from curate.train.mixing import DataFile, weighted
 from curate.train.modelcard import write_model_card
 from curate.train.packing import length_grouped, padding_fraction
 from curate.train.render import inspect_template
@@ -32,7 +33,7 @@ class RunInputs:
     """What the command line names: where things are, and the merged config."""
 
     model: str
-    data: str
+    data: tuple[DataFile, ...] | str  # the --data files and their weights (a bare path: weight 1)
     eval: str | None
     output: str
     config: TrainConfig
@@ -71,19 +72,34 @@ class Prepared:
 def _datasets(inputs: RunInputs, tokenizer) -> Prepared:
     """Encoded train and eval sets (eval: --eval, or held out of --data), before any model loads."""
     config = inputs.config
-    train_examples = read_examples(inputs.data, inputs.snapshot)
+    files = data_files(inputs)
+    encoded: dict[int, Encoded | TemplateError] = {}  # by id() of the example
+    train_examples = [e for f in files for e in _read_encoded(inputs, f.path, tokenizer, encoded)]
     if inputs.eval:
-        eval_examples = read_examples(inputs.eval, inputs.snapshot)
+        eval_examples = _read_encoded(inputs, inputs.eval, tokenizer, encoded)
     else:
         train_examples, eval_examples = _split_train_eval(train_examples, config.eval_fraction, config.seed)
-    train_data = build_dataset(tokenizer, train_examples, config.max_seq_len)
-    eval_data = build_dataset(tokenizer, eval_examples, config.max_seq_len)
+    train_data = collect_dataset(train_examples, [encoded[id(e)] for e in train_examples], config.max_seq_len)
+    train_data.kept = weighted(train_data.kept, files, config.seed)
+    eval_data = collect_dataset(eval_examples, [encoded[id(e)] for e in eval_examples], config.max_seq_len)
     notes = []
     system_note = inspect_template(tokenizer).system_note
     if system_note and any(e.messages and e.messages[0].get("role") == "system" for e in train_examples + eval_examples):
         notes.append(system_note)
     return Prepared(train_data.kept, eval_data.kept, train_data.excluded + eval_data.excluded,
                     train_data.unrenderable + eval_data.unrenderable, notes)
+
+
+def _read_encoded(inputs: RunInputs, path: str, tokenizer, encoded: dict) -> list[Example]:
+    """A file's examples, their encodings (cached, ``num_proc`` workers) added to ``encoded`` by example id."""
+    examples = read_examples(path, inputs.snapshot)
+    snapshot = inputs.snapshot
+    sha = snapshot.files[path].sha256 if snapshot and path in snapshot.files else file_sha256(path)
+    record_format = getattr(snapshot.config, "format", None) if snapshot else None
+    key = tokcache.cache_key(sha, record_format, tokcache.tokenizer_fingerprint(tokenizer), inputs.config.max_seq_len)
+    for example, result in zip(examples, tokcache.encode_all(tokenizer, examples, key, inputs.config.num_proc)):
+        encoded[id(example)] = result
+    return examples
 
 
 def _checked(prepared: Prepared) -> Prepared:
@@ -220,8 +236,17 @@ def _write(output_dir: str, report: dict, started: float) -> None:
     write_model_card(output_dir, report)
 
 
+def data_files(inputs: RunInputs) -> list[DataFile]:
+    """The ``--data`` files with their weights."""
+    return [DataFile(inputs.data)] if isinstance(inputs.data, str) else list(inputs.data)
+
+
 def _data_files(inputs: RunInputs) -> list[dict]:
-    files = [("train", inputs.data)] + ([("eval", inputs.eval)] if inputs.eval else [])
+    """The report's data entries: split, path, SHA-256, and a train file's weight when it is not 1."""
+    files = [("train", f) for f in data_files(inputs)] + ([("eval", DataFile(inputs.eval))] if inputs.eval else [])
     hashed = inputs.snapshot.files if inputs.snapshot else {}
-    return [{"split": split, "path": path, "sha256": hashed[path].sha256 if path in hashed else file_sha256(path)}
-            for split, path in files]
+    entries = []
+    for split, f in files:
+        sha = hashed[f.path].sha256 if f.path in hashed else file_sha256(f.path)
+        entries.append({"split": split, "path": f.path, "sha256": sha, **({"weight": f.weight} if f.weight != 1 else {})})
+    return entries

@@ -214,8 +214,6 @@ def build_trainer(
 ) -> tuple[CurateTrainer, DivergenceMonitor]:
     """A Trainer with early stopping on eval loss, the divergence monitor, and packed or length-grouped batches."""
     monitor = DivergenceMonitor(config.lr)
-    if config.report_to == "tensorboard":  # event files in OUTPUT/tensorboard unless the user chose a place
-        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(Path(output_dir) / "tensorboard"))
     if config.packing:
         train_rows, collator = packed_rows(train_set, config.max_seq_len), FlatteningCollator()
     else:
@@ -233,4 +231,14 @@ def build_trainer(
         ordered=not config.packing,
     )
     trainer.samples = samples
+    _log_tensorboard_to(trainer, Path(output_dir) / "tensorboard")
     return trainer, monitor
+
+
+def _log_tensorboard_to(trainer: CurateTrainer, directory: Path) -> None:
+    """TensorBoard event files go to ``directory`` unless $TENSORBOARD_LOGGING_DIR chooses a place (set per run)."""
+    if os.environ.get("TENSORBOARD_LOGGING_DIR"):
+        return
+    for callback in trainer.callback_handler.callbacks:
+        if type(callback).__name__ == "TensorBoardCallback":
+            callback.logging_dir = str(directory)
