@@ -121,7 +121,7 @@ Only the words holding a digit are read, the first ``limit`` of them; past that 
     if len(found) > limit:
         del found[limit:]
         out[TRUNCATED] = set()
-    used = set()
+    used: set[int] = set()
     for i in found:
         if i in used:
             continue

@@ -74,7 +74,7 @@ class Record:
     duplicate_keys: list[tuple[str, str]] = field(default_factory=list)
 
     @property
-    def ref(self) -> "RecordRef":
+    def ref(self) -> RecordRef:
         return RecordRef(self.path, self.line, self.split, self.index)
 
 
@@ -84,4 +84,4 @@ class RecordRef(NamedTuple):
     path: str
     line: int
     split: str
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which nothing calls on a RecordRef

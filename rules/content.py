@@ -210,7 +210,8 @@ def _matches(text: str):
 
 def _suspicious(text: str) -> str | None:
     """What is suspicious in `text`, or None."""
-    found, count = {}, 0
+    found: dict[str, int] = {}
+    count = 0
     for m in _matches(text):
         count += 1
         what = _describe(m)

@@ -14,7 +14,6 @@ from curate.formats import FORMATS
 from curate.registry import record_rule
 from curate.rules.format import _short
 
-
 _last: list = [None, None]  # (record, its turns): the six role rules see the same record in a row
 
 
