@@ -213,12 +213,6 @@ def signature_of(found: dict[str, set[str]], prompt_facts: dict[str, set[str]], 
     return _SEP.join(parts)
 
 
-def signature(answer: str, prompt: str = "", max_facts: int = 6) -> str:
-    """The fact signature of a normalized answer to a normalized prompt."""
-    limit = 4 * max_facts
-    return signature_of(values(answer, limit=limit), values(prompt, polarity=False, limit=limit), max_facts)
-
-
 def canonical(found: dict[str, set[str]]) -> str:
     """One string for the facts ``values`` found (equal facts, equal strings)."""
     return _SEP.join(f"{kind}:{v}" for kind in sorted(found) for v in sorted(found[kind]) or [""])

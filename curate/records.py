@@ -66,7 +66,6 @@ class Record:
     encoding_issue: str | None = None
     fmt: str | None = None
     messages: list[Message] | None = None
-    structure: list[tuple[str, str]] = field(default_factory=list)
     start: int = 0
     end: int = 0
     stop: int = 0
