@@ -15,7 +15,7 @@ def short(value, limit: int = 40) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     text = _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def pointer_key(key: str) -> str:
