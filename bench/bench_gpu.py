@@ -79,8 +79,14 @@ def baseline_run(model: str, data: Path, root: Path, method: str, steps: int, ma
     """The script users write today: peft + Trainer, padded batches, loss on every token after the prompt."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import (AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, DataCollatorForSeq2Seq,
-                              Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        BitsAndBytesConfig,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
+    )
 
     torch.cuda.reset_peak_memory_stats()
     tokenizer = AutoTokenizer.from_pretrained(model)

@@ -199,7 +199,8 @@ def run(args, work: str) -> None:
     with open(os.path.join(work, "truth.json")) as f:
         truth = json.load(f)
     train, eval_ = truth["train"], truth["eval"]
-    n_eval = sum(1 for _ in open(eval_, "rb"))
+    with open(eval_, "rb") as f:
+        n_eval = sum(1 for _ in f)
     planted = {k: len(truth[k]) for k in KINDS}
     near = [s for _, _, s in truth["near"] + truth["near_leaks"]]
     size = (os.path.getsize(train) + os.path.getsize(eval_)) / 1e6

@@ -55,7 +55,8 @@ def atomic_writer(path: str, mode: str = "w"):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.chmod(tmp, _mode_for(path))
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})) as f:
+        text_args: dict = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
+        with os.fdopen(fd, mode, **text_args) as f:
             try:
                 yield f
             except OSError as exc:

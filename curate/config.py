@@ -13,7 +13,6 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-
 from curate.diagnostics import SEVERITIES
 from curate.errors import CurateError
 from curate.formats import BUILTIN

@@ -70,7 +70,7 @@ class Summary:
     by_severity: dict = field(default_factory=dict)
 
     @classmethod
-    def of(cls, diagnostics, records: int, files: int) -> "Summary":
+    def of(cls, diagnostics, records: int, files: int) -> Summary:
         s = cls(records, files, {}, {sev: 0 for sev in reversed(SEVERITIES)})
         for d in diagnostics:
             s.by_code[d.code] = s.by_code.get(d.code, 0) + 1

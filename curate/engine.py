@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Iterable, Iterator
 
 from curate.config import Config
 from curate.diagnostics import Diagnostic, Finding, Summary, at_or_above
@@ -30,7 +30,7 @@ class RuleContext:
 
     options: dict
     tokenizer: object = None
-    table: "RecordTable | None" = None
+    table: RecordTable | None = None
     shared: dict = field(default_factory=dict)
     splits: frozenset = frozenset()
 
@@ -80,7 +80,7 @@ class Plan:
     severity: dict
     features: list[str]
     tokenizer: str | None = None
-    splits: tuple = ()
+    splits: Sequence[str] = ()
 
 
 def record_digest(raw: bytes) -> int:
@@ -238,11 +238,11 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     dataset_codes = [c for c in codes if rules[c].kind == "dataset"]
     table = RecordTable()
     shared: dict = {}
-    splits = frozenset(f.split for f in files)
-    dataset_rules = {c: rules[c].impl(RuleContext(config.options_for(c), None, table, shared, splits))
+    split_set = frozenset(f.split for f in files)
+    dataset_rules = {c: rules[c].impl(RuleContext(config.options_for(c), None, table, shared, split_set))
                      for c in dataset_codes}
     plan = Plan(record_codes, {c: config.options_for(c) for c in codes}, dict(config.severity),
-                sorted({f for c in dataset_codes for f in rules[c].features}), tokenizer, sorted(splits))
+                sorted({f for c in dataset_codes for f in rules[c].features}), tokenizer, sorted(split_set))
     # validate the tokenizer here so a bad name is one clear error, not one per worker
     _tokenizer(tokenizer)
 
@@ -291,6 +291,7 @@ def _map(chunks: Iterator[list[Record]], plan: Plan, jobs: int):
         return
     from concurrent.futures import ProcessPoolExecutor  # only when workers run: slow to import
 
+    assert first is not None  # a second chunk implies a first
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         pending = [pool.submit(process_chunk, first, plan), pool.submit(process_chunk, second, plan)]
         for chunk in chunks:

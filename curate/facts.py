@@ -121,7 +121,7 @@ Only the words holding a digit are read, the first ``limit`` of them; past that 
     if len(found) > limit:
         del found[limit:]
         out[TRUNCATED] = set()
-    used = set()
+    used: set[int] = set()
     for i in found:
         if i in used:
             continue
@@ -211,12 +211,6 @@ def signature_of(found: dict[str, set[str]], prompt_facts: dict[str, set[str]], 
         if 0 < len(kind_values) <= max_facts:
             parts += [f"{kind}:{v}" for v in sorted(kind_values)]
     return _SEP.join(parts)
-
-
-def signature(answer: str, prompt: str = "", max_facts: int = 6) -> str:
-    """The fact signature of a normalized answer to a normalized prompt."""
-    limit = 4 * max_facts
-    return signature_of(values(answer, limit=limit), values(prompt, polarity=False, limit=limit), max_facts)
 
 
 def canonical(found: dict[str, set[str]]) -> str:

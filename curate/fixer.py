@@ -147,7 +147,7 @@ def check_splittable(path: str, fmt: str | None, max_record_bytes: int) -> None:
 
 def _fix_file(path, target, plan, rejected, report):
     with atomic_writer(target, "wb") as raw_out:
-        out = gzip.open(raw_out, "wb") if target.lower().endswith(".gz") else raw_out
+        out = gzip.open(raw_out, "wb") if target.lower().endswith(".gz") else raw_out  # noqa: SIM115 (closed below)
         _write_fixed(path, out, plan, rejected, report)
         if out is not raw_out:
             out.close()

@@ -213,7 +213,8 @@ def to_messages(data: Any, fmt: Format) -> list[Message] | None:
             continue
         role, known, alias = fmt.map_role(item.get(fmt.role_key))
         messages.append(Message(
-            role, item.get(fmt.content_key), f"{base}/{i}", fmt.role_key, fmt.content_key, raw=item, known_role=known, alias=alias, weight=item.get("weight"),
+            role, item.get(fmt.content_key), f"{base}/{i}", fmt.role_key, fmt.content_key, raw=item, known_role=known,
+            alias=alias, weight=item.get("weight"),
             tool_calls=item.get("tool_calls") or (item if item.get(fmt.role_key) == "function_call" else None),
             tool_call_id=item.get("tool_call_id"),
         ))

@@ -87,9 +87,9 @@ def check_lint_outputs(paths: list[str], references, report: str | None, baselin
 
 def guard_fix(paths: list[str], output: str | None, rejects: str | None, in_place: bool, references=()):
     """`curate fix`: check its outputs, then lock the inputs and watch them (a context manager)."""
+    from curate.discovery import expand_paths
     from curate.fixer import default_rejects
     from curate.locks import StableInputs
-    from curate.discovery import expand_paths
 
     files = unique_inputs(expand_paths(paths))
     rejects = rejects or default_rejects(output or files[0])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 
 try:
     import orjson
 except ImportError:  # optional: the stdlib decoder gives the same values, slower
-    orjson = None
+    orjson = None  # type: ignore[assignment]
 
 from curate.formats import FORMATS, reference_messages, to_messages
 from curate.records import Record
@@ -145,10 +146,8 @@ def duplicate_keys(text: str) -> list[tuple[str, str]]:
             for i, item in enumerate(value):
                 walk(item, f"{pointer}/{i}")
 
-    try:
+    with contextlib.suppress(RecursionError):  # nested too deeply to name every repeat: report those found
         walk(_PAIRS_DECODER.decode(text), "")
-    except RecursionError:
-        pass  # nested too deeply to name every repeat: report those found
     return found
 
 

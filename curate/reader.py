@@ -12,8 +12,9 @@ import re
 import sys
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from curate.errors import CurateError
 from curate.filetype import JSON_SUFFIXES, reopened, sniff
@@ -83,7 +84,7 @@ def _open(path: str):
         file = os.fdopen(open_regular(path), "rb")
         raw, hashed = file, _HashingReader(file)
     if path.lower().endswith(".gz"):
-        return raw, hashed, gzip.GzipFile(fileobj=hashed, mode="rb")
+        return raw, hashed, gzip.GzipFile(fileobj=hashed, mode="rb")  # type: ignore[call-overload]  # duck-typed
     return raw, hashed, hashed
 
 
@@ -217,13 +218,14 @@ def _lines(stream, first: int = 1, offset: int = 0, limit: int = DEFAULT_MAX_REC
 
 
 def _detect_format(samples: list[bytes]) -> str:
-    votes = Counter()
+    votes: Counter[str] = Counter()
     for raw in samples:
         try:
-            votes[detect(json.loads(raw))] += 1
+            fmt = detect(json.loads(raw))
         except (ValueError, RecursionError):
             continue
-    votes.pop(None, None)
+        if fmt is not None:
+            votes[fmt] += 1
     return votes.most_common(1)[0][0] if votes else "openai"
 
 

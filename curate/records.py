@@ -66,7 +66,6 @@ class Record:
     encoding_issue: str | None = None
     fmt: str | None = None
     messages: list[Message] | None = None
-    structure: list[tuple[str, str]] = field(default_factory=list)
     start: int = 0
     end: int = 0
     stop: int = 0
@@ -74,7 +73,7 @@ class Record:
     duplicate_keys: list[tuple[str, str]] = field(default_factory=list)
 
     @property
-    def ref(self) -> "RecordRef":
+    def ref(self) -> RecordRef:
         return RecordRef(self.path, self.line, self.split, self.index)
 
 
@@ -84,4 +83,4 @@ class RecordRef(NamedTuple):
     path: str
     line: int
     split: str
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which nothing calls on a RecordRef

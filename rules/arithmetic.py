@@ -30,7 +30,7 @@ def _value(node: ast.AST) -> Fraction:
     if isinstance(node, ast.Expression):
         return _value(node.body)
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        if abs(node.value) > _MAX_MAGNITUDE:
+        if abs(node.value) > _MAX_MAGNITUDE:  # type: ignore[arg-type]  # an int or a float, checked above
             raise ValueError("too large")
         return Fraction(str(node.value))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -124,10 +124,10 @@ def _computable(prompt: str) -> tuple[str, Fraction] | None:
     if found:
         return found
     text = re.sub(r"(\d)\s*%\s*of\s+", r"\1/100*", text)  # 20% of 50
-    found = [m for m in _EXPR.finditer(text) if re.search(r"\d", m.group(0))]
-    if len(found) != 1:
+    expressions = [m for m in _EXPR.finditer(text) if re.search(r"\d", m.group(0))]
+    if len(expressions) != 1:
         return None
-    m = found[0]
+    m = expressions[0]
     rest = _ASK.sub("", text[:m.start()] + " " + text[m.end():])
     if rest.strip():
         return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from array import array
 
-
 from curate.diagnostics import Finding
 from curate.registry import dataset_rule, feature
 from curate.text import normalize

@@ -8,8 +8,9 @@ import unicodedata
 from curate.diagnostics import Finding
 from curate.edits import Edit
 from curate.formats import FORMATS
+from curate.quoting import short
 from curate.registry import record_rule
-from curate.rules.format import _calls_tool, _short, content_fields, field_label, field_pointer, is_text_part
+from curate.rules.format import calls_tool, content_fields, field_label, field_pointer, is_text_part
 
 
 def _text_of(value) -> str | None:
@@ -29,7 +30,7 @@ def _optional(fmt, holder, key, data) -> bool:
             return True
         extra = data.get(fmt.input_key)
         return key == fmt.prompt_key and isinstance(extra, str) and bool(extra.strip())
-    return _calls_tool(holder)
+    return calls_tool(holder)
 
 
 @record_rule("F009", "empty-content", "error")
@@ -61,7 +62,7 @@ def empty_content(record, ctx):
         text = _text_of(holder[key])
         if text is None or (text and not text[0].isspace()) or text.strip() or _optional(fmt, holder, key, data):
             continue
-        what = "empty" if not text else f"whitespace only ({_short(text, 20)})"
+        what = "empty" if not text else f"whitespace only ({short(text, 20)})"
         yield Finding(f"{field_label(fmt, holder, key, index)} is {what}", field_pointer(fmt, key, index))
 
 
@@ -153,8 +154,8 @@ def surrounding_whitespace(record, ctx):
         if bounds is None:
             continue
         start, end = bounds
-        sides = [f"leading {_short(text[:start], 16)}" if start else "",
-                 f"trailing {_short(text[end:], 16)}" if end < len(text) else ""]
+        sides = [f"leading {short(text[:start], 16)}" if start else "",
+                 f"trailing {short(text[end:], 16)}" if end < len(text) else ""]
         yield Finding(f"{field_label(fmt, holder, key, index)} has {' and '.join(s for s in sides if s)} "
                       "whitespace (fixable)", field_pointer(fmt, key, index))
 
@@ -184,10 +185,10 @@ def _describe(m: re.Match) -> str:
     if m.lastgroup == "moji":
         try:
             raw = b"".join(c.encode("cp1252") if c in _CP1252_HIGH else c.encode("latin-1") for c in s)
-            hint = f", probably {_short(raw.decode('utf-8'))}"
+            hint = f", probably {short(raw.decode('utf-8'))}"
         except UnicodeError:
             hint = ""
-        return f"mojibake {_short(s)} (UTF-8 read as Latin-1/cp1252{hint})"
+        return f"mojibake {short(s)} (UTF-8 read as Latin-1/cp1252{hint})"
     if m.lastgroup == "fffd":
         return "U+FFFD REPLACEMENT CHARACTER (bytes lost in decoding)"
     name = unicodedata.name(s, "control character")
@@ -210,7 +211,8 @@ def _matches(text: str):
 
 def _suspicious(text: str) -> str | None:
     """What is suspicious in `text`, or None."""
-    found, count = {}, 0
+    found: dict[str, int] = {}
+    count = 0
     for m in _matches(text):
         count += 1
         what = _describe(m)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import re
-
 from curate.diagnostics import Finding
 from curate.edits import Edit
 from curate.formats import FORMATS, detect
+from curate.quoting import pointer_key, short
 from curate.records import ROLES
 from curate.registry import record_rule
 
@@ -84,27 +82,9 @@ def _json_type(value) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
 
-def _pointer_key(key: str) -> str:
-    """A key escaped for a JSON pointer (RFC 6901)."""
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def _calls_tool(item: dict) -> bool:
+def calls_tool(item: dict) -> bool:
     """An assistant message that calls tools (`tool_calls`, or the legacy `function_call`)."""
     return bool(item.get("tool_calls") or item.get("function_call"))
-
-
-_INVISIBLE = re.compile("[\x7f-\x9f\u200b-\u200f\u2060\ufeff]")
-
-
-def _short(value, limit: int = 40) -> str:
-    """A value as JSON (invisible characters escaped), cut to `limit` characters."""
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    text = _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def content_fields(data, fmt):
@@ -214,8 +194,8 @@ def malformed_message(record, ctx):
             problems.append(f"has no `{role_key}`" if role_key not in item else f"has a null `{role_key}`")
         elif not isinstance(role, str):
             problems.append(f"has a {_json_type(role)} `{role_key}` "
-                            f"({_short(role)}), not a string")
-        if item.get(content_key) is None and not _calls_tool(item):
+                            f"({short(role)}), not a string")
+        if item.get(content_key) is None and not calls_tool(item):
             problems.append(("has no" if content_key not in item else "has a null") + f" `{content_key}`"
                             + (" and no `tool_calls`" if fmt.family == "openai" else ""))
         if problems:
@@ -294,10 +274,10 @@ def unknown_role(record, ctx):
             continue  # F005
         if not m.known_role:
             expected = ", ".join(fmt.native_roles)
-            yield Finding(f"unknown role {_short(raw)}, not fixable (expected one of {expected})", m.role_pointer)
+            yield Finding(f"unknown role {short(raw)}, not fixable (expected one of {expected})", m.role_pointer)
         elif m.alias:
             spelling = spelling or _role_spellings(record.data[fmt.list_key], fmt)
-            yield Finding(f"role {_short(raw)} is an alias of {_short(spelling[m.role])} (fixable)", m.role_pointer)
+            yield Finding(f"role {short(raw)} is an alias of {short(spelling[m.role])} (fixable)", m.role_pointer)
 
 
 def _content_problem(value) -> tuple[str, str] | None:
@@ -312,7 +292,7 @@ def _content_problem(value) -> tuple[str, str] | None:
         if not isinstance(part, dict):
             return f"part {j} is a JSON {_json_type(part)}, not a text part object", f"/{j}"
         if part.get("type") != "text":
-            return f"part {j} has type {_short(part.get('type'))}; only text parts are supported", f"/{j}"
+            return f"part {j} has type {short(part.get('type'))}; only text parts are supported", f"/{j}"
         return f"part {j} has no string `text`", f"/{j}"
     return None
 
@@ -355,7 +335,7 @@ def bad_content_type(record, ctx):
         if isinstance(item, dict) and "weight" in item:
             w = item["weight"]
             if isinstance(w, bool) or not isinstance(w, (int, float)) or w not in (0, 1):
-                yield Finding(f"`weight` is {_short(w)}; it must be 0 or 1", f"/{fmt.list_key}/{i}/weight")
+                yield Finding(f"`weight` is {short(w)}; it must be 0 or 1", f"/{fmt.list_key}/{i}/weight")
 
 
 @record_rule("F012", "duplicate-key", "error", requires="json")
@@ -382,4 +362,4 @@ def duplicate_key(record, ctx):
     """
     for pointer, key in record.duplicate_keys:
         where = f"the object at {pointer}" if pointer else "the record object"
-        yield Finding(f"key {_short(key)} appears more than once in {where}", f"{pointer}/{_pointer_key(key)}")
+        yield Finding(f"key {short(key)} appears more than once in {where}", f"{pointer}/{pointer_key(key)}")

@@ -25,15 +25,6 @@ def user_text(messages) -> str:
     return "\n".join(m.text for m in prompt if m.role == "user")
 
 
-def last_user_text(messages) -> str:
-    """The user turn the final reply answers, or ''."""
-    prompt, _ = split_prompt(messages)
-    for m in reversed(prompt):
-        if m.role == "user":
-            return m.text
-    return ""
-
-
 def asks_for_dialogue(prompt: str) -> bool:
     """Whether the prompt asks for a dialogue, script, transcript or role-play."""
     return bool(_DIALOGUE.search(prompt))

@@ -40,8 +40,9 @@ def only_placeholder(text: str, reply: bool) -> str | None:
     """The placeholder the whole text is, or None."""
     if len(text) > 80 or not text.strip():
         return None
-    if _MARKER.match(text) and reply:
-        return _MARKER.match(text).group(0).strip()
+    marker = _MARKER.match(text)
+    if marker and reply:
+        return marker.group(0).strip()
     bare = _bare(text)
     if not bare and text.strip().strip(".-") == "":
         bare = text.strip()

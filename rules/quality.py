@@ -9,7 +9,6 @@ from array import array
 from collections import Counter, deque
 from itertools import islice
 
-
 from curate.diagnostics import Finding
 from curate.registry import dataset_rule, feature, record_rule
 from curate.rules.intent import asks_for_ai_persona, user_text
@@ -262,10 +261,7 @@ _BOILERPLATE_ANCHORS = ("anguage model", "rtificial intel", "omputer program", "
 def _has_anchor(text: str) -> bool:
     if "I" in text and "AI" in text:  # a one-character search first: two-character ones are slow
         return True
-    for anchor in _BOILERPLATE_ANCHORS:
-        if anchor in text:
-            return True
-    return False
+    return any(anchor in text for anchor in _BOILERPLATE_ANCHORS)
 
 
 @record_rule("Q004", "boilerplate-response", "warning")

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from curate.diagnostics import Finding
 from curate.formats import FORMATS
+from curate.quoting import short
 from curate.registry import record_rule
-from curate.rules.format import _short
-
 
 _last: list = [None, None]  # (record, its turns): the six role rules see the same record in a row
 
@@ -254,5 +253,5 @@ def orphan_tool_message(record, ctx):
                     yield Finding("tool message with no earlier assistant tool call", m.pointer)
             elif not (isinstance(tid, str) and tid in ids):
                 known = f" (earlier calls: {', '.join(sorted(ids)[:5])})" if ids else " (no earlier tool call)"
-                yield Finding(f"tool message answers tool_call_id {_short(tid)}, which no earlier assistant tool call has"
+                yield Finding(f"tool message answers tool_call_id {short(tid)}, which no earlier assistant tool call has"
                               f"{known}", m.pointer)

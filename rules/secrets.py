@@ -124,7 +124,9 @@ def _redact(kind: str, m: re.Match) -> str:
     if kind in _SHOW_PREFIX_ONLY:
         return m.group(1)
     if kind == "AWS secret access key":
-        return re.match(r"\w+", m.group(1)).group(0) + " = …"
+        word = re.match(r"\w+", m.group(1))
+        assert word is not None  # the pattern's group starts with a word character
+        return word.group(0) + " = …"
     return m.group(1) + m.group(2)[:4] + "…"
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from curate.diagnostics import Finding
 from curate.formats import FORMATS, detect
+from curate.quoting import pointer_key, short
 from curate.registry import dataset_rule, feature
-from curate.rules.format import _pointer_key, _short, missing_messages
+from curate.rules.format import missing_messages
 
 _KEYS_SHOWN = 6
 
@@ -20,7 +21,7 @@ def _unrecognised(data: dict, fmt) -> bool:
 
 def _unknown_keys(data: dict, fmt, allowed: set) -> list[tuple[str, str, int]]:
     """(label, pointer, messages holding it) for each unknown record key, then each unknown message key."""
-    out = [(f"record key {_short(key)} for {fmt.name} records", f"/{_pointer_key(key)}", 0)
+    out = [(f"record key {short(key)} for {fmt.name} records", f"/{pointer_key(key)}", 0)
            for key in data if key not in fmt.record_keys and key not in allowed]
     items = data.get(fmt.list_key) if fmt.list_key else None
     if isinstance(items, list):
@@ -30,7 +31,7 @@ def _unknown_keys(data: dict, fmt, allowed: set) -> list[tuple[str, str, int]]:
                 for key in item:
                     if key not in fmt.message_keys and key not in allowed:
                         first.setdefault(key, [i, 0])[1] += 1
-        out += [(f"message key {_short(key)} for {fmt.name} messages", f"/{fmt.list_key}/{at}/{_pointer_key(key)}", n)
+        out += [(f"message key {short(key)} for {fmt.name} messages", f"/{fmt.list_key}/{at}/{pointer_key(key)}", n)
                 for key, (at, n) in first.items()]
     return out
 

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import write_jsonl
+
 from curate import cli as cli_module
 
 BAD = ['{"messages": [', '[1, 2]']

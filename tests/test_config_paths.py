@@ -6,10 +6,9 @@ import json
 import os
 
 import pytest
-
 from conftest import conv, write_jsonl
-from curate.config import (CWD, DEFAULTS, EXPLICIT, UPWARD, Config, describe_origin, disabled_safety_rules,
-                           load_config)
+
+from curate.config import CWD, DEFAULTS, EXPLICIT, UPWARD, Config, describe_origin, disabled_safety_rules, load_config
 
 CONFIG = """\
 select = ["F", "L"]

@@ -7,9 +7,9 @@ import random
 import unicodedata
 
 import pytest
+from conftest import conv, write_jsonl
 from hypothesis import given
 from hypothesis import strategies as st
-from conftest import conv, write_jsonl
 
 from curate.config import Config
 from curate.engine import lint_paths

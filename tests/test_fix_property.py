@@ -10,8 +10,6 @@ import re
 from collections import Counter
 
 from click.testing import CliRunner
-from curate.rules.content import fix_whitespace
-from curate.rules.format import fix_role_aliases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +19,8 @@ from curate.formats import FORMATS
 from curate.parse import parse
 from curate.reader import FileInfo, read_file
 from curate.records import Record
+from curate.rules.content import fix_whitespace
+from curate.rules.format import fix_role_aliases
 
 TEXTS = [b"hi", b" hi", b"hi\\n", b"caf\\u00e9 ", b"caf\xc3\xa9", b"caf\xe9", b"caf\xe8", b"x\x00y ",
          b"\\ud83d\\ude00 ", b"Tab\\t", b"  code\\n    more", b"same words here and there", b"\\/ \\\" q"]

@@ -75,7 +75,9 @@ def test_sharegpt_aliases_use_the_record_spelling(run, tmp_path):
 
 def test_in_place_fix_keeps_file_permissions(tmp_path, monkeypatch):
     import os
+
     from click.testing import CliRunner
+
     from curate.cli import cli
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "train.jsonl"

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import conv, write_jsonl
 
 HOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".pre-commit-hooks.yaml")
@@ -62,7 +61,7 @@ def test_hook_fails_on_bad_file_and_names_its_line(tmp_path, repo_root):
     _git(data, "init", "-q")
     good = [conv(f"What is {i} plus {i}?", f"{i} plus {i} is {2 * i}.") for i in range(5)]
     write_jsonl(data / "good.jsonl", good)
-    write_jsonl(data / "bad.jsonl", good[:2] + ['{"messages": [{"role": "user"']) 
+    write_jsonl(data / "bad.jsonl", good[:2] + ['{"messages": [{"role": "user"'])
     (data / "notes.txt").write_text("not a dataset {")
     _git(data, "add", ".")
 

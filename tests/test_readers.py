@@ -15,9 +15,9 @@ import pytest
 from tests.conftest import write_jsonl
 
 pa = pytest.importorskip("pyarrow")
-import pyarrow.csv as pcsv
-import pyarrow.ipc
-import pyarrow.parquet as pq
+import pyarrow.csv as pcsv  # noqa: E402  (after the importorskip that guards it)
+import pyarrow.ipc  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 
 # planted defects: trailing whitespace (F010), a role alias (F006), a weight of 2 (F008), an
 # unknown message key on one message only (F007), two assistants in a row (R), a duplicate (D001)

@@ -6,6 +6,7 @@ import os
 import re
 
 from conftest import conv, write_jsonl
+
 from curate.train.config import load_config as load_train_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -10,14 +10,14 @@ from collections import Counter
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import conv, write_jsonl
-from curate.splitting import plan as split_module
+
 from curate.config import Config
 from curate.engine import lint_paths
 from curate.errors import CurateError
 from curate.formats import OPENAI, to_messages
 from curate.similarity import jaccard, shingles
+from curate.splitting import plan as split_module
 from curate.splitting.command import split
 from curate.splitting.features import features
 from curate.splitting.plan import SplitPlan, parse_ratios, split_records, targets
@@ -67,7 +67,7 @@ def dataset(n_unique: int = 300, seed: int = 0) -> tuple[list[dict], list[list[i
     for g in range(8):  # the same prompt, unrelated answers (a prompt leak)
         prompt = f"Same prompt {g}: {text(rng, 15)}"
         plant([conv(prompt, text(rng, 30)) for _ in range(3)])
-    for g in range(8):  # near prompts (one word apart in 60), unrelated answers
+    for _ in range(8):  # near prompts (one word apart in 60), unrelated answers
         prompt = text(rng, 60)
         plant([conv(prompt, text(rng, 30)), conv(edited(rng, prompt, 1), text(rng, 30))])
     order = list(range(len(records)))

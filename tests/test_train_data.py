@@ -86,7 +86,9 @@ def test_example_the_template_cannot_render_is_a_finding_not_a_crash():
     bad = Example("d.jsonl", 3, [*CONVERSATION[1:3], {"role": "tool", "content": "42"}])
     data = build_dataset(tokenizer, [good, bad], max_seq_len=64)
     assert len(data.kept) == 1
-    assert [str(x) for x in data.unrenderable] == [f"d.jsonl:3: the chat template of {tokenizer.name_or_path or 'the model'} cannot render this example: no tools here"]
+    model = tokenizer.name_or_path or 'the model'
+    assert [str(x) for x in data.unrenderable] == [
+        f"d.jsonl:3: the chat template of {model} cannot render this example: no tools here"]
 
 
 def test_sharegpt_and_alpaca_records_become_template_messages(tmp_path):

@@ -42,19 +42,19 @@ class FeatureChunk:
     shingles: np.ndarray  # uint32 shingle hashes, rows back to back
     keys: dict = field(default_factory=dict)  # (threshold, num_perm) -> uint32 (n, bands)
     # prompts, for the rows in prow only
-    prow: np.ndarray = None  # int32 row numbers
-    pflags: np.ndarray = None  # int8: C001_PROMPT | L003_PROMPT
-    phash: np.ndarray = None  # uint64 digest of the prompt text
-    guard: np.ndarray = None  # uint64: group, system prompt, prompt facts and negation (C001 rows)
-    psizes: np.ndarray = None
-    pshingles: np.ndarray = None
+    prow: np.ndarray | None = None  # int32 row numbers
+    pflags: np.ndarray | None = None  # int8: C001_PROMPT | L003_PROMPT
+    phash: np.ndarray | None = None  # uint64 digest of the prompt text
+    guard: np.ndarray | None = None  # uint64: group, system prompt, prompt facts and negation (C001 rows)
+    psizes: np.ndarray | None = None
+    pshingles: np.ndarray | None = None
     pkeys: dict = field(default_factory=dict)
     signatures: list = field(default_factory=list)  # fact signature strings (C001 rows, else "")
-    neg: np.ndarray = None  # uint64 negation key of short answers (0: none)
-    negpar: np.ndarray = None  # int8 negation parity
+    neg: np.ndarray | None = None  # uint64 negation key of short answers (0: none)
+    negpar: np.ndarray | None = None  # int8 negation parity
     # L004: protected rows' distinct n-gram hashes; train rows' n-grams in text order, with their texts
-    prot_grams: tuple = None  # (row of each value int32, values uint64)
-    train_grams: tuple = None  # (rows int32, values uint64, offsets int64, texts list)
+    prot_grams: tuple | None = None  # (row of each value int32, values uint64)
+    train_grams: tuple | None = None  # (rows int32, values uint64, offsets int64, texts list)
 
 
 @dataclass

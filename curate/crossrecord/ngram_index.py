@@ -61,6 +61,7 @@ class NgramIndex:
         keys, _, counts = self._grams
         if not len(keys) or not len(values):
             return
+        assert self._gram_filter is not None  # built with self._grams above
         maybe = np.flatnonzero(self._gram_filter.may_contain(values))
         pos = np.minimum(np.searchsorted(keys, values[maybe]), len(keys) - 1)
         found = (keys[pos] == values[maybe]) & (counts[pos] <= self.max_df)

@@ -44,7 +44,7 @@ class FeatureStore:
     def __init__(self, settings: RuleSettings):
         self.settings = settings
         self.n = 0
-        self._last = None
+        self._last: FeatureChunk | None = None
         self._frozen: Columns | None = None
         self._cols = {name: Column(dtype) for name, dtype in (
             ("group", np.int8), ("exact", np.uint64), ("sizes", np.uint32), ("shingles", np.uint32),

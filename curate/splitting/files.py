@@ -52,7 +52,7 @@ class SplitReport:
         n = len(plan.labels)
         lines = [f"Split {self.path}: {n} records in {len(plan.sizes)} clusters "
                  f"(largest {int(plan.sizes.max(initial=0))} records), seed {plan.seed}."]
-        for name, out, idx, target in zip(plan.names, self.outputs, plan.indices(), plan.targets):
+        for _name, out, idx, target in zip(plan.names, self.outputs, plan.indices(), plan.targets):
             share = len(idx) / n if n else 0.0
             lines.append(f"  {out}: {len(idx)} records ({share:.1%}, target {target})")
         lines.append(f"Verification moved {plan.moved_clusters} held-out clusters ({plan.moved_records} records) "
