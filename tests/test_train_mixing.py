@@ -15,10 +15,12 @@ from curate.train.mixing import DataFile, DataFileParam, weighted
 def records(start: int, n: int) -> list[dict]:
     """Distinct, lint-clean conversations."""
     return [
-        {"messages": [
-            {"role": "user", "content": f"Exercise {i}: what is {3 * i + 2} plus {7 * i + 5}?"},
-            {"role": "assistant", "content": f"{3 * i + 2} plus {7 * i + 5} is {10 * i + 7}."},
-        ]}
+        {
+            "messages": [
+                {"role": "user", "content": f"Exercise {i}: what is {3 * i + 2} plus {7 * i + 5}?"},
+                {"role": "assistant", "content": f"{3 * i + 2} plus {7 * i + 5} is {10 * i + 7}."},
+            ]
+        }
         for i in range(start, start + n)
     ]
 
@@ -41,6 +43,7 @@ def in_tmp(tmp_path, monkeypatch):
 
 # --- FILE[:WEIGHT] --------------------------------------------------------------------------------------
 
+
 def parse(value):
     return DataFileParam().convert(value, None, None)
 
@@ -54,13 +57,16 @@ def test_a_weight_follows_the_last_colon(tmp_path):
     assert parse("odd:3") == DataFile("odd:3", 1.0)
 
 
-@pytest.mark.parametrize("value, message", [
-    ("a.jsonl:0", "the weight must be a number above 0"),
-    ("a.jsonl:-1", "the weight must be a number above 0"),
-    ("a.jsonl:nan", "the weight must be a number above 0"),
-    ("a.jsonl:two", "the weight after ':' must be a number"),
-    ("missing.jsonl:2", "file 'missing.jsonl' does not exist"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("a.jsonl:0", "the weight must be a number above 0"),
+        ("a.jsonl:-1", "the weight must be a number above 0"),
+        ("a.jsonl:nan", "the weight must be a number above 0"),
+        ("a.jsonl:two", "the weight after ':' must be a number"),
+        ("missing.jsonl:2", "file 'missing.jsonl' does not exist"),
+    ],
+)
 def test_bad_weights_and_missing_files_are_refused(tmp_path, value, message):
     write(tmp_path / "a.jsonl", records(0, 2))
     with pytest.raises(click.BadParameter, match=message):
@@ -75,6 +81,7 @@ def test_a_bad_weight_is_a_usage_error_exit_2(tmp_path):
 
 
 # --- mixing ---------------------------------------------------------------------------------------------
+
 
 class Item:
     def __init__(self, path, n):
@@ -99,10 +106,13 @@ def test_weights_repeat_or_subsample_each_files_examples_deterministically():
 
 # --- the gate sees every file ---------------------------------------------------------------------------
 
+
 def test_every_data_file_is_linted_and_findings_name_the_file(tmp_path):
     a = write(tmp_path / "a.jsonl", records(0, 3))
-    b = write(tmp_path / "b.jsonl", records(3, 2) + [{"messages": [{"role": "user", "content": "Hi?"},
-                                                                     {"role": "user", "content": "Anyone?"}]}])
+    b = write(
+        tmp_path / "b.jsonl",
+        records(3, 2) + [{"messages": [{"role": "user", "content": "Hi?"}, {"role": "user", "content": "Anyone?"}]}],
+    )
     with Gate([a, b], None) as checked:
         assert not checked.verdict.passed
         assert any(f.startswith(f"{b}:3: R003") for f in checked.verdict.findings), checked.verdict.findings
@@ -146,6 +156,7 @@ def test_one_file_given_twice_is_refused(tmp_path):
 
 # --- end to end, with the tokenizer alone ---------------------------------------------------------------
 
+
 @pytest.fixture
 def tokenizer_dir(tmp_path):
     pytest.importorskip("transformers")
@@ -161,8 +172,21 @@ def test_dry_run_mixes_the_files_by_weight(tmp_path, tokenizer_dir):
     write(tmp_path / "a.jsonl", records(0, 6))
     write(tmp_path / "b.jsonl", records(6, 6))
     write(tmp_path / "eval.jsonl", records(20, 3))
-    result = train("--model", tokenizer_dir, "--data", "a.jsonl", "--data", "b.jsonl:2", "--eval", "eval.jsonl",
-                   "--output", "out", "--dry-run", "--preview", 0)
+    result = train(
+        "--model",
+        tokenizer_dir,
+        "--data",
+        "a.jsonl",
+        "--data",
+        "b.jsonl:2",
+        "--eval",
+        "eval.jsonl",
+        "--output",
+        "out",
+        "--dry-run",
+        "--preview",
+        0,
+    )
     assert result.exit_code == 0, result.output
     assert "dry run: 18 train and 3 eval examples render" in result.stdout
 
@@ -173,8 +197,21 @@ def test_a_field_mapped_dataset_trains_with_the_mapping_applied(tmp_path, tokeni
     rows = [{"question": m[0]["content"], "answer": m[1]["content"]} for m in (r["messages"] for r in records(0, 8))]
     write(tmp_path / "qa.jsonl", rows)
     write(tmp_path / "eval.jsonl", [{"question": "What is 1 plus 1?", "answer": "1 plus 1 is 2."}])
-    result = train("--model", tokenizer_dir, "--data", "qa.jsonl", "--eval", "eval.jsonl", "--output", "out",
-                   "--dry-run", "--preview", 1, "--preview-json", "p.json")
+    result = train(
+        "--model",
+        tokenizer_dir,
+        "--data",
+        "qa.jsonl",
+        "--eval",
+        "eval.jsonl",
+        "--output",
+        "out",
+        "--dry-run",
+        "--preview",
+        1,
+        "--preview-json",
+        "p.json",
+    )
     assert result.exit_code == 0, result.output
     assert "dry run: 8 train and 1 eval examples render, 0 excluded" in result.stdout
     [example] = json.loads((tmp_path / "p.json").read_text())["examples"]

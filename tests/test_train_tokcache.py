@@ -16,8 +16,13 @@ from curate.train.tinymodel import build_tokenizer  # noqa: E402
 
 
 def conversations(n):
-    return [[{"role": "user", "content": f"Exercise {i}: what is {i} plus {i}?"},
-             {"role": "assistant", "content": f"{i} plus {i} is {2 * i}."}] for i in range(n)]
+    return [
+        [
+            {"role": "user", "content": f"Exercise {i}: what is {i} plus {i}?"},
+            {"role": "assistant", "content": f"{i} plus {i} is {2 * i}."},
+        ]
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -38,9 +43,13 @@ def test_workers_and_the_cache_give_what_encoding_in_process_gives(tokenizer, tm
     key = tokcache.cache_key("sha", None, tokcache.tokenizer_fingerprint(tokenizer), 64)
     parallel = collect_dataset(data, tokcache.encode_all(tokenizer, data, key, num_proc=2), 64)
     assert [(e.input_ids, e.labels, e.line) for e in parallel.kept] == [
-        (e.input_ids, e.labels, e.line) for e in expected.kept]
-    assert [str(x) for x in parallel.excluded] == [str(x) for x in expected.excluded] == [
-        "d.jsonl:5: no assistant token to train on"]
+        (e.input_ids, e.labels, e.line) for e in expected.kept
+    ]
+    assert (
+        [str(x) for x in parallel.excluded]
+        == [str(x) for x in expected.excluded]
+        == ["d.jsonl:5: no assistant token to train on"]
+    )
     assert list((tmp_path / "cache").glob(f"{key}*.arrow"))
 
     def no_encoding(*args):
@@ -69,8 +78,21 @@ def test_dry_run_with_num_proc_caches_the_tokenization(tmp_path, tokenizer, monk
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:9]))
     (tmp_path / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[9:]))
     monkeypatch.chdir(tmp_path)
-    args = ["--model", "tok", "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", "out", "--dry-run",
-            "--preview", "0", "--num-proc", "2"]
+    args = [
+        "--model",
+        "tok",
+        "--data",
+        "train.jsonl",
+        "--eval",
+        "eval.jsonl",
+        "--output",
+        "out",
+        "--dry-run",
+        "--preview",
+        "0",
+        "--num-proc",
+        "2",
+    ]
     first = CliRunner().invoke(train_command, args)
     assert first.exit_code == 0, first.output
     assert "dry run: 9 train and 3 eval examples render" in first.stdout
