@@ -59,7 +59,7 @@ class GitIgnores:
     def __init__(self, top: str):
         self.lines: dict[str, list[str]] = {}
         self.specs: dict[str, pathspec.GitIgnoreSpec] = {}
-        repo = _repository_root(top)
+        repo = repository_root(top)
         if repo is not None:
             self._load(repo, os.path.join(repo, ".git", "info", "exclude"))
             folder = repo
@@ -98,7 +98,7 @@ class GitIgnores:
             folder = parent
 
 
-def _repository_root(folder: str) -> str | None:
+def repository_root(folder: str) -> str | None:
     """The nearest folder at or above `folder` that holds `.git`."""
     while True:
         if os.path.exists(os.path.join(folder, ".git")):

@@ -76,7 +76,7 @@ def open_regular(path: str) -> int:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise CurateError(f"{path}: not a regular file ({_kind(mode)}); curate reads regular files, or `-` for stdin")
+        raise CurateError(f"{path}: {_kind(mode)}, not a regular file (curate reads regular files, or `-` for stdin)")
     return fd
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from curate.errors import CurateError
+from curate.locks import open_regular
 from curate.parse import parse
 from curate.reader import FileInfo, read_file
 from curate.records import Record
@@ -37,33 +37,6 @@ class SnapshotFile:
     size: int
     device: int
     inode: int
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
-        if test(mode):
-            return name
-    return "a special file"
-
-
-def open_regular(path: str) -> int:
-    """A read-only descriptor for ``path``, refused unless what was opened is a regular file.
-
-    Opening with O_NONBLOCK keeps a writer-less FIFO from hanging the open; the
-    type check is on the opened descriptor, so the file cannot be swapped between check and read.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise CurateError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise CurateError(f"{path}: {_kind(mode)}, not a regular file (curate reads regular files only)")
-    if hasattr(os, "set_blocking"):
-        os.set_blocking(fd, True)
-    return fd
 
 
 class Snapshot:

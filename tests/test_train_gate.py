@@ -105,7 +105,7 @@ def test_a_fifo_is_refused_without_hanging(tmp_path, option):
     args = ["--data", fifo, "--eval", clean] if option == "--data" else ["--data", clean, "--eval", fifo]
     result = train("--model", tmp_path, *args, "--output", tmp_path / "out")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {fifo}: a FIFO, not a regular file (curate reads regular files only)"
+    assert result.stderr.strip() == f"error: {fifo}: a FIFO, not a regular file (curate reads regular files, or `-` for stdin)"
 
 
 def test_a_device_is_refused(tmp_path):

@@ -30,6 +30,7 @@ from curate.certificate import (
 )
 from curate.config import Config, find_config, load_config
 from curate.engine import lint_paths
+from curate.excludes import repository_root
 from curate.snapshot import Snapshot
 
 SAFETY_FAMILIES = ("F", "L", "S")
@@ -72,14 +73,8 @@ class GateConfig:
 
 def project_root(start: str = ".") -> str:
     """The nearest folder from ``start`` upwards holding ``.git``; without one, ``start`` itself."""
-    here = d = os.path.abspath(start)
-    while True:
-        if os.path.exists(os.path.join(d, ".git")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return here
-        d = parent
+    here = os.path.abspath(start)
+    return repository_root(here) or here
 
 
 def gate_config(config_path: str | None, data_paths: list[str]) -> GateConfig:
