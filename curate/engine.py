@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from functools import partial
+from itertools import chain, islice
 
 from curate.config import Config
 from curate.diagnostics import Diagnostic, Finding, Summary, at_or_above
 from curate.discovery import discover
+from curate.parallel import ordered_map
 from curate.parse import parse
 from curate.reader import FileInfo, read_file
 from curate.records import Record, RecordRef
@@ -280,23 +282,6 @@ def _map(chunks: Iterator[list[Record]], plan: Plan, jobs: int):
     2 * jobs chunks are in flight, so memory stays bounded whatever the input size.
     """
     chunks = iter(chunks)
-    first = next(chunks, None)
-    second = next(chunks, None) if first is not None else None
-    if jobs <= 1 or second is None:
-        for chunk in (first, second):
-            if chunk is not None:
-                yield process_chunk(chunk, plan)
-        for chunk in chunks:
-            yield process_chunk(chunk, plan)
-        return
-    from concurrent.futures import ProcessPoolExecutor  # only when workers run: slow to import
-
-    assert first is not None  # a second chunk implies a first
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        pending = [pool.submit(process_chunk, first, plan), pool.submit(process_chunk, second, plan)]
-        for chunk in chunks:
-            pending.append(pool.submit(process_chunk, chunk, plan))
-            if len(pending) >= jobs * 2:
-                yield pending.pop(0).result()
-        for fut in pending:
-            yield fut.result()
+    head = list(islice(chunks, 2))
+    workers = jobs if len(head) == 2 else 1
+    yield from ordered_map(partial(process_chunk, plan=plan), chain(head, chunks), workers)

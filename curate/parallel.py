@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 
 
 def ordered_map(fn: Callable, items: Iterable, jobs: int) -> Iterator:
@@ -12,6 +11,8 @@ def ordered_map(fn: Callable, items: Iterable, jobs: int) -> Iterator:
     if jobs <= 1:
         yield from map(fn, items)
         return
+    from concurrent.futures import ProcessPoolExecutor  # only when workers run: slow to import
+
     with ProcessPoolExecutor(jobs) as pool:
         pending: deque = deque()
         for item in items:
