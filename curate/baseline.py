@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 
 from curate.atomic import atomic_write_text
 from curate.diagnostics import Diagnostic
 from curate.errors import CurateError
+from curate.locks import open_regular
 
 VERSION = 1
 
@@ -22,7 +24,7 @@ def write_baseline(path: str, diagnostics: list[Diagnostic]) -> None:
 
 def load_baseline(path: str) -> Counter:
     try:
-        with open(path, encoding="utf-8") as f:
+        with os.fdopen(open_regular(path, "baseline"), encoding="utf-8") as f:  # a FIFO or device is refused, not waited on
             body = json.load(f)
         return Counter((x["code"], x["fingerprint"]) for x in body["findings"])
     except OSError as exc:

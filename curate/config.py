@@ -284,8 +284,10 @@ def load_config(path: str | None = None, start: str = ".") -> Config:
 
 
 def _read_bytes(path: str) -> bytes:
+    from curate.locks import open_regular  # a FIFO or device is refused, not waited on
+
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(open_regular(path, "config"), "rb") as f:
             return f.read()
     except OSError as exc:
         raise CurateError(f"{path}: cannot read config: {exc.strerror or exc}") from None

@@ -67,12 +67,14 @@ def fingerprint(path: str, with_hash: bool = True) -> Fingerprint:
         os.close(fd)
 
 
-def open_regular(path: str) -> int:
-    """A read-only descriptor of a regular file; devices, FIFOs and folders are refused without blocking."""
+def open_regular(path: str, what: str = "") -> int:
+    """A read-only descriptor of a regular file; devices, FIFOs and folders are refused without blocking.
+
+    ``what`` names the file in the error (``config`` gives ``PATH: cannot read config: ...``)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise CurateError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise CurateError(f"{path}: cannot read{' ' + what if what else ''}: {exc.strerror or exc}") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)

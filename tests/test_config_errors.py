@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,11 @@ def test_utf16_pyproject_for_curate_is_an_error(run, data):
     Path("pyproject.toml").write_bytes('[tool.curate]\nselect = ["F"]\n'.encode("utf-16"))
     result = run("lint", data)
     assert result.exit_code == 2 and "not UTF-8 (it is UTF-16)" in result.output
+
+
+@pytest.mark.parametrize("option", ["--config", "--baseline"])
+def test_a_fifo_config_or_baseline_is_refused_without_hanging(run, data, option):
+    os.mkfifo("pipe")  # no writer: opening it for reading would block
+    result = run("lint", data, option, "pipe")
+    assert result.exit_code == 2 and result.output == "error: pipe: a FIFO, not a regular file " \
+        "(curate reads regular files, or `-` for stdin)\n"
