@@ -88,15 +88,11 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
         check_rewritable(path, output or path, "fix")
     if output and len(files) != 1:
         raise CurateError("--output takes exactly one input file; use --in-place for several")
-    rules = load_rules()
-    selected = [c for c in config.selected() if rules[c].fix is not None and (unsafe or not rules[c].unsafe_fix)]
-    removers = {c for c in selected if rules[c].fix == "remove"}
-    plan = _Plan(config.format, [rules[c] for c in selected if callable(rules[c].fix)], config.max_record_bytes)
+    plan, removers = fix_plan(config, unsafe)
     for path in files:
         check_splittable(path, config.format, config.max_record_bytes)
     if removers:
-        lint_config = Config(**{**config.__dict__, "select": sorted(removers), "ignore": [], "extend_select": []})
-        _plan_removals(plan, lint_paths(paths, lint_config, splits, references, jobs), removers)
+        plan_removals(plan, lint_paths(paths, removers_config(config, removers), splits, references, jobs), removers)
     report = FixReport()
     report.rejects = rejects or default_rejects(output or files[0])
     if diff:
@@ -113,7 +109,20 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
     return report
 
 
-def _plan_removals(plan: _Plan, result, removers: set) -> None:
+def fix_plan(config: Config, unsafe: bool) -> tuple[_Plan, set]:
+    """The plan's editors, and the codes whose findings remove records (`plan_removals` adds those)."""
+    rules = load_rules()
+    selected = [c for c in config.selected() if rules[c].fix is not None and (unsafe or not rules[c].unsafe_fix)]
+    removers = {c for c in selected if rules[c].fix == "remove"}
+    return _Plan(config.format, [rules[c] for c in selected if callable(rules[c].fix)], config.max_record_bytes), removers
+
+
+def removers_config(config: Config, removers: set) -> Config:
+    """The configuration of the lint that finds the records to remove: only the removing rules."""
+    return Config(**{**config.__dict__, "select": sorted(removers), "ignore": [], "extend_select": []})
+
+
+def plan_removals(plan: _Plan, result, removers: set) -> None:
     for d in result.diagnostics:
         if d.code in removers and d.record is not None:
             plan.to_remove.setdefault(d.record, []).append(d)
@@ -176,15 +185,7 @@ def _changes(records, plan, rejected, report):
     """(start, end, new bytes) for every span of the file that changes, in file order."""
     elements = []
     for rec in records:
-        report.read += 1
-        parse(rec)
-        removal = _removal(rec, plan, report)
-        new = None
-        if removal is not None:
-            _reject(rec, removal, rejected, report)
-        else:
-            report.kept += 1
-            new = _edited(rec, plan.editors, report)
+        removal, new = fix_record(rec, plan, rejected, report)
         if rec.element:
             elements.append((rec, removal, new))
         elif elements:
@@ -195,6 +196,21 @@ def _changes(records, plan, rejected, report):
             yield rec.start, rec.end, new
     if elements:
         yield from _element_changes(elements)
+
+
+def fix_record(rec, plan, rejected, report):
+    """One record's fate, counted in `report`: (the diagnostic that removes it, its entry written to `rejected`,
+    and None), or (None, its fixed bytes or None when it stays as it is)."""
+    report.read += 1
+    parse(rec)
+    removal = _removal(rec, plan, report)
+    new = None
+    if removal is not None:
+        _reject(rec, removal, rejected, report)
+    else:
+        report.kept += 1
+        new = _edited(rec, plan.editors, report)
+    return removal, new
 
 
 def _element_changes(elements):
