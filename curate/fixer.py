@@ -71,6 +71,15 @@ class _Plan:
     split_of: dict = field(default_factory=dict)
     sha256: dict = field(default_factory=dict)  # path -> hash of the bytes the lint read
     seen: set = field(default_factory=set)  # (split group, digest) of records whose bytes are not clean UTF-8
+    earlier: set | None = None  # instead of `seen`, when known beforehand: indices of records whose key came earlier
+
+    def seen_before(self, index: int, key: tuple) -> bool:
+        """Whether an earlier record (in fix order) has the suspect record's `key`."""
+        if self.earlier is not None:
+            return index in self.earlier
+        found = key in self.seen
+        self.seen.add(key)
+        return found
 
 
 def default_rejects(output: str) -> str:
@@ -235,21 +244,25 @@ def _removal(rec, plan, report):
     """
     if not plan.to_remove:
         return None
-    key = None
-    if _suspect(rec):
-        group = "train" if rec.split in ("train", "unsplit") else rec.split
-        key = (group, hashlib.blake2b(rec.raw.strip(), digest_size=16).digest())
+    key = suspect_key(rec)
+    seen = key is not None and plan.seen_before(rec.index, key)
     found = None
     for d in plan.to_remove.get(rec.index, ()):
-        if d.code == "D001" and key is not None and key not in plan.seen:
+        if d.code == "D001" and key is not None and not seen:
             report.not_fixed.append(f"{rec.path}:{rec.line}: not removed ({d.code}): its bytes differ from the "
                                     "earlier record's where they are not valid UTF-8")
             continue
         found = d
         break
-    if key is not None:
-        plan.seen.add(key)
     return found
+
+
+def suspect_key(rec) -> tuple | None:
+    """(split group, digest of the bytes) of a parsed record whose bytes are not clean UTF-8, else None."""
+    if not _suspect(rec):
+        return None
+    group = "train" if rec.split in ("train", "unsplit") else rec.split
+    return group, hashlib.blake2b(rec.raw.strip(), digest_size=16).digest()
 
 
 def _reject(rec, d, rejected, report) -> None:
