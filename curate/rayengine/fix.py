@@ -35,16 +35,34 @@ from curate.rayengine.write import (
     output_stem,
     publish,
     shard_plan,
+    sources,
     staging,
 )
 from curate.reader import FileInfo
 
 _COUNTS = ("read", "kept", "changed", "removed")
+SHARD_RECORDS = 50_000  # records per map_batches batch, so at most this many per shard
+
+
+def fix_on_ray(paths: list[str], config: Config, splits: dict, references, unsafe: bool, output: str | None,
+               in_place: bool, rejects: str | None, diff: bool, jobs: int, address: str | None) -> FixReport:
+    """``curate fix --engine ray``: refuse what shards cannot do, then ``fix_paths_ray``."""
+    if in_place:
+        raise CurateError("--in-place is not available with --engine ray: a file rewritten by many workers cannot "
+                          "be replaced atomically; write shards with --output DIR")
+    if diff:
+        raise CurateError("--diff is not available with --engine ray; run it with --engine local")
+    if rejects:
+        raise CurateError("--rejects is not available with --engine ray: reject shards go into the --output directory")
+    if not output:
+        raise CurateError("--engine ray needs --output DIR (a new or empty directory for the shards)")
+    return fix_paths_ray(paths, config, splits, references, unsafe, output, jobs, address)
 
 
 def fix_paths_ray(paths: list[str], config: Config, splits: dict, references, unsafe: bool, output_dir: str,
-                  jobs: int = 1, address: str | None = None) -> FixReport:
-    """Fix ``paths`` on Ray into shards in ``output_dir`` (new or empty); removed records into reject shards there."""
+                  jobs: int = 1, address: str | None = None, shard_records: int = SHARD_RECORDS) -> FixReport:
+    """Fix ``paths`` on Ray into shards in ``output_dir`` (new or empty) of at most ``shard_records`` records each;
+    removed records into reject shards there."""
     from curate.rayengine.session import connect
 
     files = unique_inputs(expand_paths(paths, config))
@@ -57,17 +75,20 @@ def fix_paths_ray(paths: list[str], config: Config, splits: dict, references, un
         plan, removers = fix_plan(config, unsafe)
         if removers:
             from curate.rayengine.lint import lint_paths_ray
-            result = lint_paths_ray(paths, removers_config(config, removers), splits, references, jobs)
+            located = sources(expand_paths(list(paths) + list(references), config))
+            result = lint_paths_ray(paths, removers_config(config, removers), splits, references, jobs,
+                                    sources=located, address=address)
             plan_removals(plan, result, removers)
-        return _fix_held(files, plan, output_dir, held)
+        return _fix_held(files, plan, output_dir, held, shard_records)
 
 
-def _fix_held(files: list[str], plan, output_dir: str, held: StableInputs) -> FixReport:
+def _fix_held(files: list[str], plan, output_dir: str, held: StableInputs, shard_records: int) -> FixReport:
     import ray
 
     from curate.rayengine.read import read_records
 
-    infos = [FileInfo(p, plan.split_of.get(p, "unsplit"), "") for p in files]
+    located = sources(files)
+    infos = [FileInfo(p, plan.split_of.get(p, "unsplit"), "", source=located[p]) for p in files]
     records = read_records(infos, plan.fmt, plan.max_record_bytes)
     for info in infos:
         if plan.sha256.get(info.path, info.sha256) != info.sha256:
@@ -77,8 +98,8 @@ def _fix_held(files: list[str], plan, output_dir: str, held: StableInputs) -> Fi
     report = FixReport()
     with staging(output_dir) as folder:
         parts = records.map_batches(
-            _fix_batch, batch_format="pyarrow",
-            fn_kwargs={"plan": ray.put(plan), "folder": folder, "parquet": {p for p in files if is_parquet(p)}},
+            _fix_batch, batch_size=shard_records, batch_format="pyarrow",
+            fn_kwargs={"plan": ray.put(plan), "folder": folder, "parquet": {p: located[p] for p in files if is_parquet(p)}},
         ).take_all()
         _tally(report, [p for p in parts if p["kind"] == "report"])
         parts = [p for p in parts if p["kind"] != "report"]
@@ -130,7 +151,7 @@ def _suspects(batch: pa.Table, first: dict) -> pa.Table:
                      "group": pa.array(out["group"], pa.string()), "digest": pa.array(out["digest"], pa.binary())})
 
 
-def _fix_batch(batch: pa.Table, plan, folder: str, parquet: set) -> pa.Table:
+def _fix_batch(batch: pa.Table, plan, folder: str, parquet: dict) -> pa.Table:
     """Fix one batch of records (in a worker): its parts written, one row each, and a ``report`` row of counts."""
     import ray
 
@@ -143,7 +164,7 @@ def _fix_batch(batch: pa.Table, plan, folder: str, parquet: set) -> pa.Table:
         mine = [r for r in records if r.path == path]
         rejected = io.StringIO()
         if path in parquet:
-            _fix_rows(path, mine, plan, rejected, report, writer)
+            _fix_rows(path, parquet[path], mine, plan, rejected, report, writer)
         else:
             kept = []
             for rec in mine:
@@ -159,22 +180,22 @@ def _fix_batch(batch: pa.Table, plan, folder: str, parquet: set) -> pa.Table:
     return writer.table()
 
 
-def _fix_rows(path: str, records: list, plan, rejected, report: FixReport, writer: PartWriter) -> None:
-    """Parquet rows ``records`` (consecutive rows of ``path``): the local per-row fix on the rows as pyarrow
-    reads them (types kept), written as one Parquet part with the input's schema."""
+def _fix_rows(path: str, source: str, records: list, plan, rejected, report: FixReport, writer: PartWriter) -> None:
+    """Parquet rows ``records`` (consecutive rows of ``path``, read from ``source``): the local per-row fix on the
+    rows as pyarrow reads them (types kept), written as one Parquet part with the input's schema."""
     import pyarrow.parquet as pq
 
     from curate.tabular import BATCH_ROWS
 
     lo, hi = records[0].line - 1, records[-1].line  # 0-based row range [lo, hi)
     rows: list[dict] = []
-    with pq.ParquetFile(path) as source:
-        schema, before = source.schema_arrow, 0
-        for group in range(source.num_row_groups):
-            size = source.metadata.row_group(group).num_rows
+    with pq.ParquetFile(source) as pf:
+        schema, before = pf.schema_arrow, 0
+        for group in range(pf.num_row_groups):
+            size = pf.metadata.row_group(group).num_rows
             if before < hi and before + size > lo:
                 at = before
-                for batch in source.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
+                for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
                     start, stop = max(lo - at, 0), min(hi - at, batch.num_rows)
                     if stop > start:
                         rows += batch.slice(start, stop - start).to_pylist()

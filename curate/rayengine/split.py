@@ -22,7 +22,8 @@ import pyarrow as pa
 from curate.config import Config
 from curate.errors import CurateError
 from curate.locks import StableInputs
-from curate.rayengine.write import PartWriter, check_output_dir, one_line, publish, shard_plan, staging
+from curate.rayengine.fix import SHARD_RECORDS
+from curate.rayengine.write import PartWriter, check_output_dir, one_line, publish, shard_plan, sources, staging
 from curate.reader import FileInfo
 from curate.splitting.features import SplitOptions, collect, record_batch, refuse_unplaced
 from curate.splitting.files import LEAK_CODES, SplitReport
@@ -42,7 +43,8 @@ def split_file_ray(path: str, output_dir: str, ratios: Sequence[float], seed: in
         connect(address, jobs)
         from curate.rayengine.read import read_records
 
-        records = read_records([FileInfo(path, "unsplit", "")], config.format, config.max_record_bytes)
+        infos = [FileInfo(path, "unsplit", "", source=sources([path])[path])]
+        records = read_records(infos, config.format, config.max_record_bytes)
         opts = SplitOptions.from_config(config)
         plan = plan_split(_features(path, records, opts), ratios, seed, opts)
         with staging(output_dir) as folder:
@@ -52,7 +54,7 @@ def split_file_ray(path: str, output_dir: str, ratios: Sequence[float], seed: in
                 staged = [os.path.join(folder, os.path.basename(final)) for _, final in moves]
                 for (part, _), name in zip(moves, staged):
                     os.replace(part, name)
-                moved = plan.move_to_train(_lint_leaks(staged, plan, config, jobs))
+                moved = plan.move_to_train(_lint_leaks(staged, plan, config, jobs, address))
                 if not moved:
                     break
                 lint_moved += moved
@@ -92,7 +94,7 @@ def _write(records, plan: SplitPlan, folder: str, output_dir: str) -> list[tuple
     """Write every record to its split's parts; the (staged part, final shard path) moves, in shard order."""
     import ray
 
-    parts = records.map_batches(_split_batch, batch_format="pyarrow",
+    parts = records.map_batches(_split_batch, batch_size=SHARD_RECORDS, batch_format="pyarrow",
                                 fn_kwargs={"splits": ray.put(plan.record_splits()), "names": plan.names,
                                            "folder": folder}).take_all()
     if sum(p["records"] for p in parts) != len(plan.labels):
@@ -121,13 +123,13 @@ def _split_batch(batch: pa.Table, splits, names: tuple, folder: str) -> pa.Table
     return writer.table()
 
 
-def _lint_leaks(shards: list[str], plan: SplitPlan, config: Config, jobs: int) -> np.ndarray:
+def _lint_leaks(shards: list[str], plan: SplitPlan, config: Config, jobs: int, address: str | None) -> np.ndarray:
     """Clusters of held-out records that L001-L003 report on the written shards (linted together)."""
     from curate.rayengine.lint import lint_paths_ray
 
     cfg = Config(select=list(LEAK_CODES), rules=config.rules, format=config.format)
     split_of = {p: os.path.basename(p).split("-")[0] for p in shards}
-    result = lint_paths_ray(shards, cfg, split_of, (), jobs)
+    result = lint_paths_ray(shards, cfg, split_of, (), jobs, address=address)
     held = dict(zip(plan.names[1:], plan.indices()[1:]))
     offset, where = {}, {}
     for info in result.files:  # shards of a split, in name order, hold its records in record order

@@ -73,7 +73,7 @@ def staging(output_dir: str):
     try:
         os.makedirs(output_dir, exist_ok=True)
         remove_stale(os.path.join(output_dir, STAGING_PREFIX + "*"))  # left by killed runs
-        folder = tempfile.mkdtemp(dir=output_dir, prefix=STAGING_PREFIX)
+        folder = tempfile.mkdtemp(dir=os.path.abspath(output_dir), prefix=STAGING_PREFIX)  # workers have their own cwd
     except OSError as exc:
         raise CurateError(f"{output_dir}: cannot write: {exc.strerror or exc}") from None
     lock = os.open(folder, os.O_RDONLY)
@@ -90,6 +90,11 @@ def one_line(raw: bytes) -> bytes:
     if b"\n" not in raw and b"\r" not in raw:
         return raw
     return raw.replace(b"\r\n", b" ").replace(b"\n", b" ").replace(b"\r", b" ")
+
+
+def sources(paths: list[str]) -> dict[str, str]:
+    """Each path's absolute spelling: Ray workers do not share the driver's working directory."""
+    return {p: os.path.abspath(p) for p in paths}
 
 
 @dataclass
