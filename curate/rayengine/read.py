@@ -11,6 +11,7 @@ sha256, size, or the read error). The driver reads back only those metadata rows
 from __future__ import annotations
 
 import json
+import os
 
 import pyarrow as pa
 
@@ -43,11 +44,13 @@ INDEXED = SCHEMA.insert(0, pa.field("index", pa.int64()))
 
 
 def read_records(files: list[FileInfo], fmt: str | None, max_record_bytes: int):
-    """The records of ``files`` as a materialized ``ray.data.Dataset`` with the columns of ``INDEXED``.
+    """The records of ``files`` as a ``ray.data.Dataset`` with the columns of ``INDEXED``.
 
     ``index`` is the global record index of the local engine (``engine.stream_order``); row order is
     index order. Fills each ``FileInfo`` (format, records, sha256, size) as ``read_file`` does; a file
-    that cannot be read raises its CurateError here. Needs a connected Ray (``session.connect``).
+    that cannot be read raises its CurateError here. The files are read once, here (the dataset is
+    materialized in Ray's object store, spilling to disk); the numbering runs lazily in the consumer's
+    pipeline. Needs a connected Ray (``session.connect``).
     """
     import ray.data
 
@@ -55,7 +58,11 @@ def read_records(files: list[FileInfo], fmt: str | None, max_record_bytes: int):
     for info in ordered:
         if (info.source or info.path) == STDIN:
             raise CurateError("--engine ray cannot read standard input; pass a file")
-    tasks = [{"file": i, "path": f.path, "split": f.split, "source": f.source} for i, f in enumerate(ordered)]
+    # workers do not share the driver's working directory: they read absolute paths
+    tasks = [
+        {"file": i, "path": f.path, "split": f.split, "source": os.path.abspath(f.source or f.path)}
+        for i, f in enumerate(ordered)
+    ]
     read = ray.data.from_items(tasks, override_num_blocks=max(len(tasks), 1)).map_batches(
         _read_task, batch_size=1, batch_format="pyarrow", fn_kwargs={"fmt": fmt, "limit": max_record_bytes}
     )
@@ -63,7 +70,7 @@ def read_records(files: list[FileInfo], fmt: str | None, max_record_bytes: int):
     from ray.data.expressions import col
 
     offsets = _apply_metadata(ordered, read.filter(expr=col("ordinal") == META).take_all())
-    return read.map_batches(_number, batch_format="pyarrow", fn_kwargs={"offsets": offsets}).materialize()
+    return read.map_batches(_number, batch_format="pyarrow", fn_kwargs={"offsets": offsets})
 
 
 def _read_task(task: pa.Table, fmt: str | None, limit: int):
