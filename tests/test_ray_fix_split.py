@@ -54,8 +54,14 @@ def planted(tmp_path, n: int = 1000) -> list[dict]:
         if i % 150 == 0:
             records.append(bench[i // 150] if i % 300 else near(bench[i // 150]))  # L001, L002
         if i % 211 == 0:
-            records.append({"messages": [{"role": "human", "content": f"  alias {i} " + words(rng, 8)},
-                                         {"role": "assistant", "content": words(rng, 20) + "  "}]})  # F006, F010
+            records.append(
+                {
+                    "messages": [
+                        {"role": "human", "content": f"  alias {i} " + words(rng, 8)},
+                        {"role": "assistant", "content": words(rng, 20) + "  "},
+                    ]
+                }
+            )  # F006, F010
     return records
 
 
@@ -82,8 +88,10 @@ def test_fix_unsafe_on_ray_keeps_and_rejects_what_the_local_engine_does(ray_sess
     assert local.exit_code == 0, local.output
     report = fix_paths_ray(["train.jsonl"], Config(), {}, ["bench.jsonl"], True, "out", 2, shard_records=300)
     assert report.describe().splitlines()[:2] == local.output.splitlines()[:2]  # the same counts, per rule
-    kept_shards, reject_shards = shard_files(tmp_path / "out", "train"), shard_files(tmp_path / "out", "train",
-                                                                                        ".rejects.jsonl")
+    kept_shards, reject_shards = (
+        shard_files(tmp_path / "out", "train"),
+        shard_files(tmp_path / "out", "train", ".rejects.jsonl"),
+    )
     assert len(kept_shards) > 1 and kept_shards[0].endswith(f"train-00000-of-{len(kept_shards):05d}.jsonl")
     kept, rejected = lines_of(kept_shards), entries_of(reject_shards)
     assert kept == (tmp_path / "local.jsonl").read_bytes().splitlines()
@@ -139,8 +147,11 @@ def clusters_of(n: int = 400) -> tuple[list[dict], list[tuple[dict, dict]]]:
     records = [conv(f"question {i} " + words(rng, 8), words(rng, 40)) for i in range(n)]
     pairs = []
     for i in range(0, n, 10):
-        pairs += [(records[i], near(records[i])), (records[i + 1], records[i + 1]),
-                  (records[i + 2], conv(records[i + 2]["messages"][0]["content"], "another answer " + words(rng, 9)))]
+        pairs += [
+            (records[i], near(records[i])),
+            (records[i + 1], records[i + 1]),
+            (records[i + 2], conv(records[i + 2]["messages"][0]["content"], "another answer " + words(rng, 9))),
+        ]
     records += [b for _, b in pairs]
     rng.shuffle(records)
     return records, pairs
@@ -162,6 +173,12 @@ def test_split_on_ray_assigns_every_record_as_the_local_split(ray_session, run, 
     assert {split_of[json.dumps(a).encode()] == split_of[json.dumps(b).encode()] for a, b in pairs} == {True}
     assert {"eval", "test"} <= set(split_of.values())
     shards = [f"out/{n}" for n in sorted(os.listdir(tmp_path / "out"))]
-    lint = run("lint", *shards, "--select", "L001,L002,L003", "--no-progress",
-               *[f"--split={os.path.basename(p).split('-')[0]}={p}" for p in shards])
+    lint = run(
+        "lint",
+        *shards,
+        "--select",
+        "L001,L002,L003",
+        "--no-progress",
+        *[f"--split={os.path.basename(p).split('-')[0]}={p}" for p in shards],
+    )
     assert lint.exit_code == 0 and "All checks passed" in lint.output, lint.output

@@ -44,12 +44,25 @@ _COUNTS = ("read", "kept", "changed", "removed")
 SHARD_RECORDS = 50_000  # records per map_batches batch, so at most this many per shard
 
 
-def fix_on_ray(paths: list[str], config: Config, splits: dict, references, unsafe: bool, output: str | None,
-               in_place: bool, rejects: str | None, diff: bool, jobs: int, address: str | None) -> FixReport:
+def fix_on_ray(
+    paths: list[str],
+    config: Config,
+    splits: dict,
+    references,
+    unsafe: bool,
+    output: str | None,
+    in_place: bool,
+    rejects: str | None,
+    diff: bool,
+    jobs: int,
+    address: str | None,
+) -> FixReport:
     """``curate fix --engine ray``: refuse what shards cannot do, then ``fix_paths_ray``."""
     if in_place:
-        raise CurateError("--in-place is not available with --engine ray: a file rewritten by many workers cannot "
-                          "be replaced atomically; write shards with --output DIR")
+        raise CurateError(
+            "--in-place is not available with --engine ray: a file rewritten by many workers cannot "
+            "be replaced atomically; write shards with --output DIR"
+        )
     if diff:
         raise CurateError("--diff is not available with --engine ray; run it with --engine local")
     if rejects:
@@ -59,8 +72,17 @@ def fix_on_ray(paths: list[str], config: Config, splits: dict, references, unsaf
     return fix_paths_ray(paths, config, splits, references, unsafe, output, jobs, address)
 
 
-def fix_paths_ray(paths: list[str], config: Config, splits: dict, references, unsafe: bool, output_dir: str,
-                  jobs: int = 1, address: str | None = None, shard_records: int = SHARD_RECORDS) -> FixReport:
+def fix_paths_ray(
+    paths: list[str],
+    config: Config,
+    splits: dict,
+    references,
+    unsafe: bool,
+    output_dir: str,
+    jobs: int = 1,
+    address: str | None = None,
+    shard_records: int = SHARD_RECORDS,
+) -> FixReport:
     """Fix ``paths`` on Ray into shards in ``output_dir`` (new or empty) of at most ``shard_records`` records each;
     removed records into reject shards there."""
     from curate.rayengine.session import connect
@@ -75,9 +97,11 @@ def fix_paths_ray(paths: list[str], config: Config, splits: dict, references, un
         plan, removers = fix_plan(config, unsafe)
         if removers:
             from curate.rayengine.lint import lint_paths_ray
+
             located = sources(expand_paths(list(paths) + list(references), config))
-            result = lint_paths_ray(paths, removers_config(config, removers), splits, references, jobs,
-                                    sources=located, address=address)
+            result = lint_paths_ray(
+                paths, removers_config(config, removers), splits, references, jobs, sources=located, address=address
+            )
             plan_removals(plan, result, removers)
         return _fix_held(files, plan, output_dir, held, shard_records)
 
@@ -98,13 +122,18 @@ def _fix_held(files: list[str], plan, output_dir: str, held: StableInputs, shard
     report = FixReport()
     with staging(output_dir) as folder:
         parts = records.map_batches(
-            _fix_batch, batch_size=shard_records, batch_format="pyarrow",
-            fn_kwargs={"plan": ray.put(plan), "folder": folder, "parquet": {p: located[p] for p in files if is_parquet(p)}},
+            _fix_batch,
+            batch_size=shard_records,
+            batch_format="pyarrow",
+            fn_kwargs={
+                "plan": ray.put(plan),
+                "folder": folder,
+                "parquet": {p: located[p] for p in files if is_parquet(p)},
+            },
         ).take_all()
-        _tally(report, [p for p in parts if p["kind"] == "report"])
-        parts = [p for p in parts if p["kind"] != "report"]
-        moves, shards = shard_plan(parts, output_dir, {p: output_stem(p) for p in files},
-                                   {(p, "kept") for p in files})
+        _tally(report, [p for p in parts if p["kind"] == "counts"])
+        parts = [p for p in parts if p["kind"] != "counts"]
+        moves, shards = shard_plan(parts, output_dir, {p: output_stem(p) for p in files}, {(p, "kept") for p in files})
         _check_bookkeeping(report, infos, shards)
         held.check_unchanged()
         publish(moves)
@@ -147,8 +176,14 @@ def _suspects(batch: pa.Table, first: dict) -> pa.Table:
         if key is not None:
             for name, value in zip(out, (rec.path, rec.index, *key)):
                 out[name].append(value)
-    return pa.table({"path": pa.array(out["path"], pa.string()), "index": pa.array(out["index"], pa.int64()),
-                     "group": pa.array(out["group"], pa.string()), "digest": pa.array(out["digest"], pa.binary())})
+    return pa.table(
+        {
+            "path": pa.array(out["path"], pa.string()),
+            "index": pa.array(out["index"], pa.int64()),
+            "group": pa.array(out["group"], pa.string()),
+            "digest": pa.array(out["digest"], pa.binary()),
+        }
+    )
 
 
 def _fix_batch(batch: pa.Table, plan, folder: str, parquet: dict) -> pa.Table:
@@ -175,8 +210,7 @@ def _fix_batch(batch: pa.Table, plan, folder: str, parquet: dict) -> pa.Table:
         entries = rejected.getvalue().splitlines(keepends=False)
         writer.lines(path, "rejects", mine[0].index, [e.encode("utf-8") for e in entries], ".jsonl")
     counts = {name: getattr(report, name) for name in _COUNTS}
-    writer.rows.append(("", "report", 0, 0, json.dumps({**counts, "by_code": report.by_code,
-                                                        "not_fixed": report.not_fixed}), ""))
+    writer.counts({**counts, "by_code": report.by_code, "not_fixed": report.not_fixed})
     return writer.table()
 
 
@@ -214,7 +248,7 @@ def _fix_rows(path: str, source: str, records: list, plan, rejected, report: Fix
 def _tally(report: FixReport, rows: list[dict]) -> None:
     by_code: Counter = Counter()
     for row in rows:
-        counts = json.loads(row["part"])
+        counts = json.loads(row["counts"])
         for name in _COUNTS:
             setattr(report, name, getattr(report, name) + counts[name])
         by_code.update(counts["by_code"])
@@ -228,6 +262,8 @@ def _check_bookkeeping(report: FixReport, infos: list[FileInfo], shards: list) -
     kept = sum(s.records for s in shards if s.kind == "kept")
     removed = sum(s.records for s in shards if s.kind == "rejects")
     if not (report.read == read == report.kept + report.removed and kept == report.kept and removed == report.removed):
-        raise CurateError(f"the Ray fix lost track of records (read {read}, processed {report.read}, kept "
-                          f"{report.kept} in shards holding {kept}, removed {report.removed} in shards holding "
-                          f"{removed}); nothing written")
+        raise CurateError(
+            f"the Ray fix lost track of records (read {read}, processed {report.read}, kept "
+            f"{report.kept} in shards holding {kept}, removed {report.removed} in shards holding "
+            f"{removed}); nothing written"
+        )

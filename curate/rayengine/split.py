@@ -30,8 +30,15 @@ from curate.splitting.files import LEAK_CODES, SplitReport
 from curate.splitting.plan import SplitPlan, plan_split
 
 
-def split_file_ray(path: str, output_dir: str, ratios: Sequence[float], seed: int = 0, config: Config | None = None,
-                   jobs: int = 1, address: str | None = None) -> SplitReport:
+def split_file_ray(
+    path: str,
+    output_dir: str,
+    ratios: Sequence[float],
+    seed: int = 0,
+    config: Config | None = None,
+    jobs: int = 1,
+    address: str | None = None,
+) -> SplitReport:
     """Split a dataset file on Ray into shards in ``output_dir`` (new or empty); see ``splitting.files.split_file``."""
     from curate.rayengine.session import connect
 
@@ -63,8 +70,9 @@ def split_file_ray(path: str, output_dir: str, ratios: Sequence[float], seed: in
                     os.unlink(name)
             held.check_unchanged()
             publish(list(zip(staged, (final for _, final in moves))))
-    counts = {name: sum(1 for _, final in moves if os.path.basename(final).startswith(f"{name}-"))
-              for name in plan.names}
+    counts = {
+        name: sum(1 for _, final in moves if os.path.basename(final).startswith(f"{name}-")) for name in plan.names
+    }
     outputs = [os.path.join(output_dir, f"{name}-*-of-{counts[name]:05d}.jsonl") for name in plan.names]
     return SplitReport(path, plan, outputs, lint_moved)
 
@@ -85,18 +93,25 @@ def _feature_batch(batch: pa.Table, opts: SplitOptions) -> pa.Table:
 
     records = to_records(batch)
     chunk, problems = record_batch(records, opts)
-    return pa.table({"first": pa.array([records[0].index], pa.int64()),
-                     "chunk": pa.array([pickle.dumps(chunk)], pa.large_binary()),
-                     "problems": pa.array([pickle.dumps(problems)], pa.binary())})
+    return pa.table(
+        {
+            "first": pa.array([records[0].index], pa.int64()),
+            "chunk": pa.array([pickle.dumps(chunk)], pa.large_binary()),
+            "problems": pa.array([pickle.dumps(problems)], pa.binary()),
+        }
+    )
 
 
 def _write(records, plan: SplitPlan, folder: str, output_dir: str) -> list[tuple[str, str]]:
     """Write every record to its split's parts; the (staged part, final shard path) moves, in shard order."""
     import ray
 
-    parts = records.map_batches(_split_batch, batch_size=SHARD_RECORDS, batch_format="pyarrow",
-                                fn_kwargs={"splits": ray.put(plan.record_splits()), "names": plan.names,
-                                           "folder": folder}).take_all()
+    parts = records.map_batches(
+        _split_batch,
+        batch_size=SHARD_RECORDS,
+        batch_format="pyarrow",
+        fn_kwargs={"splits": ray.put(plan.record_splits()), "names": plan.names, "folder": folder},
+    ).take_all()
     if sum(p["records"] for p in parts) != len(plan.labels):
         raise CurateError("the Ray split lost track of records; nothing written")
     names = {name: name for name in plan.names}
@@ -113,13 +128,14 @@ def _split_batch(batch: pa.Table, splits, names: tuple, folder: str) -> pa.Table
     splits = ray.get(splits) if isinstance(splits, ray.ObjectRef) else splits
     records = to_records(batch)
     if records and records[-1].index >= len(splits):
-        raise CurateError("the input changed while curate was reading it (it has more records than on the first "
-                          "read); nothing was written: run again")
+        raise CurateError(
+            "the input changed while curate was reading it (it has more records than on the first "
+            "read); nothing was written: run again"
+        )
     writer = PartWriter.into(folder)
     for s, name in enumerate(names):
         mine = [r for r in records if splits[r.index] == s]
-        writer.lines(name, name, mine[0].index if mine else records[0].index, [one_line(r.raw) for r in mine],
-                     ".jsonl")
+        writer.lines(name, name, mine[0].index if mine else records[0].index, [one_line(r.raw) for r in mine], ".jsonl")
     return writer.table()
 
 
@@ -130,12 +146,19 @@ def _lint_leaks(shards: list[str], plan: SplitPlan, config: Config, jobs: int, a
     cfg = Config(select=list(LEAK_CODES), rules=config.rules, format=config.format)
     split_of = {p: os.path.basename(p).split("-")[0] for p in shards}
     result = lint_paths_ray(shards, cfg, split_of, (), jobs, address=address)
+    if sum(info.records for info in result.files) != len(plan.labels):
+        raise CurateError("the leak lint of the shards did not read every record; nothing written")
     held = dict(zip(plan.names[1:], plan.indices()[1:]))
-    offset, where = {}, {}
+    offset: dict[str, int] = {}
+    where: dict[str, int] = {}
     for info in result.files:  # shards of a split, in name order, hold its records in record order
         name = split_of[info.path]
         offset[info.path] = where.get(name, 0)
         where[name] = offset[info.path] + info.records
-    bad = [held[split_of[p]][offset[p] + line - 1] for d in result.diagnostics
-           for p, line in ((d.path, d.line), *d.related) if split_of.get(p) in held]
+    bad = [
+        held[split_of[p]][offset[p] + line - 1]
+        for d in result.diagnostics
+        for p, line in ((d.path, d.line), *d.related)
+        if split_of.get(p) in held
+    ]
     return plan.labels[np.asarray(bad, dtype=np.int64)]

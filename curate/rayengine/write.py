@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -28,8 +29,17 @@ from curate.errors import CurateError
 from curate.filetype import BINARY_SUFFIXES, COMPRESSIONS, TEXT_BASES
 
 STAGING_PREFIX = ".curate-ray-"
-PART_SCHEMA = pa.schema([("source", pa.string()), ("kind", pa.string()), ("first", pa.int64()),
-                         ("records", pa.int64()), ("part", pa.string()), ("suffix", pa.string())])
+PART_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("kind", pa.string()),
+        ("first", pa.int64()),
+        ("records", pa.int64()),
+        ("part", pa.string()),
+        ("suffix", pa.string()),
+        ("counts", pa.string()),  # a ``counts`` row's JSON (see ``PartWriter.counts``), else empty
+    ]
+)
 
 
 def output_stem(path: str) -> str:
@@ -45,8 +55,9 @@ def output_stem(path: str) -> str:
 def check_output_dir(output_dir: str, paths: list[str], files: list[str]) -> None:
     """Refuse an output folder that is a file, holds an input, lies inside an input folder or is not empty."""
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise CurateError(f"--output {output_dir} exists and is not a directory; --engine ray writes a "
-                          f"directory of shards")
+        raise CurateError(
+            f"--output {output_dir} exists and is not a directory; --engine ray writes a directory of shards"
+        )
     out = os.path.realpath(output_dir)
     for path in files:
         if os.path.realpath(path) == out or os.path.realpath(path).startswith(out + os.sep):
@@ -54,17 +65,23 @@ def check_output_dir(output_dir: str, paths: list[str], files: list[str]) -> Non
     for path in paths:
         real = os.path.realpath(path)
         if os.path.isdir(path) and (out == real or out.startswith(real + os.sep)):
-            raise CurateError(f"--output {output_dir} is inside the input directory {path}: its shards would "
-                              f"be read as input by the next run; choose a directory outside it")
+            raise CurateError(
+                f"--output {output_dir} is inside the input directory {path}: its shards would "
+                f"be read as input by the next run; choose a directory outside it"
+            )
     if os.path.isdir(output_dir) and any(not n.startswith(STAGING_PREFIX) for n in os.listdir(output_dir)):
-        raise CurateError(f"--output {output_dir} is not empty: shards are never mixed with earlier ones "
-                          f"(rejects are never replaced); choose a new or empty directory")
+        raise CurateError(
+            f"--output {output_dir} is not empty: shards are never mixed with earlier ones "
+            f"(rejects are never replaced); choose a new or empty directory"
+        )
     stems: dict[str, str] = {}
     for path in files:
         other = stems.setdefault(output_stem(path), path)
         if other != path:
-            raise CurateError(f"{other} and {path} would write shards of the same name "
-                              f"({output_stem(path)}-*); fix them into separate directories")
+            raise CurateError(
+                f"{other} and {path} would write shards of the same name "
+                f"({output_stem(path)}-*); fix them into separate directories"
+            )
 
 
 @contextlib.contextmanager
@@ -115,8 +132,15 @@ class PartWriter:
     def parquet(self, source: str, kind: str, first: int, rows: list[dict], schema) -> None:
         """A Parquet part with the input's schema."""
         import pyarrow.parquet as pq
-        self._write(source, kind, first, len(rows), ".parquet",
-                    lambda f: pq.write_table(pa.Table.from_pylist(rows, schema=schema), f))
+
+        self._write(
+            source,
+            kind,
+            first,
+            len(rows),
+            ".parquet",
+            lambda f: pq.write_table(pa.Table.from_pylist(rows, schema=schema), f),
+        )
 
     def _write(self, source, kind, first, count, suffix, body) -> None:
         path = os.path.join(self.folder, f"{kind}-{first:012d}-{len(self.rows)}{suffix}")
@@ -127,10 +151,14 @@ class PartWriter:
                 os.fsync(f.fileno())
         except OSError as exc:
             raise CurateError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        self.rows.append((source, kind, first, count, path, suffix))
+        self.rows.append((source, kind, first, count, path, suffix, ""))
+
+    def counts(self, counts: dict) -> None:
+        """A row of kind ``counts`` that carries the batch's bookkeeping (JSON) to the driver."""
+        self.rows.append(("", "counts", 0, 0, "", "", json.dumps(counts)))
 
     def table(self) -> pa.Table:
-        cols = list(zip(*self.rows)) if self.rows else [[] for _ in PART_SCHEMA]
+        cols: list = list(zip(*self.rows)) if self.rows else [[] for _ in PART_SCHEMA]
         return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(cols, PART_SCHEMA)], schema=PART_SCHEMA)
 
 
