@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 
 import pyarrow as pa
 
@@ -53,6 +54,7 @@ def read_records(files: list[FileInfo], fmt: str | None, max_record_bytes: int):
     pipeline. Needs a connected Ray (``session.connect``).
     """
     import ray.data
+    from ray.data.expressions import col
 
     ordered = stream_order(files)
     for info in ordered:
@@ -63,12 +65,9 @@ def read_records(files: list[FileInfo], fmt: str | None, max_record_bytes: int):
         {"file": i, "path": f.path, "split": f.split, "source": os.path.abspath(f.source or f.path)}
         for i, f in enumerate(ordered)
     ]
-    read = ray.data.from_items(tasks, override_num_blocks=max(len(tasks), 1)).map_batches(
-        _read_task, batch_size=1, batch_format="pyarrow", fn_kwargs={"fmt": fmt, "limit": max_record_bytes}
-    )
-    read = read.materialize()
-    from ray.data.expressions import col
-
+    read_task = partial(_read_task, fmt=fmt, limit=max_record_bytes)
+    items = ray.data.from_items(tasks, override_num_blocks=max(len(tasks), 1))
+    read = items.map_batches(read_task, batch_size=1, batch_format="pyarrow").materialize()
     offsets = _apply_metadata(ordered, read.filter(expr=col("ordinal") == META).take_all())
     return read.map_batches(_number, batch_format="pyarrow", fn_kwargs={"offsets": offsets})
 
