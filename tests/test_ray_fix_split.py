@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -182,3 +183,30 @@ def test_split_on_ray_assigns_every_record_as_the_local_split(ray_session, run, 
         *[f"--split={os.path.basename(p).split('-')[0]}={p}" for p in shards],
     )
     assert lint.exit_code == 0 and "All checks passed" in lint.output, lint.output
+
+
+def test_split_on_ray_moves_what_the_lint_of_its_shards_finds(ray_session, run, tmp_path, monkeypatch):
+    import numpy as np
+
+    from curate.splitting import plan as split_module
+    from curate.splitting.plan import SplitPlan
+
+    records, _ = clusters_of(200)
+    write_jsonl(tmp_path / "data.jsonl", records)
+    # No links and no in-memory verification: only the lint of the written shards keeps families together.
+    monkeypatch.setattr(split_module, "clusters", lambda feats, opts: np.arange(len(feats)))
+    monkeypatch.setattr(SplitPlan, "leaking_records", lambda self: np.empty(0, np.int64))
+    local = run("split", "data.jsonl", "--ratios", "0.6,0.4", "--seed", "2", "-o", "local")
+    result = run("split", "data.jsonl", "--ratios", "0.6,0.4", "--seed", "2", "-o", "out", "--engine", "ray")
+    assert result.exit_code == 0 and local.exit_code == 0, result.output + local.output
+    moved = re.search(r"to train, (\d+) of them on the lint of the outputs", result.output)[1]
+    assert int(moved) > 0 and f"to train, {moved} of them" in local.output
+    for name in ("train", "eval"):
+        assert joined(shard_files(tmp_path / "out", name)) == (tmp_path / "local" / f"{name}.jsonl").read_bytes()
+    shards = [f"out/{n}" for n in sorted(os.listdir(tmp_path / "out"))]
+    lint = run("lint", *shards, "--select", "L001,L002,L003", "--no-progress")
+    assert lint.exit_code == 0 and "All checks passed" in lint.output, lint.output
+
+
+def joined(paths) -> bytes:
+    return b"".join(open(p, "rb").read() for p in paths)
