@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections import Counter
 
 import pyarrow as pa
@@ -35,7 +36,6 @@ from curate.rayengine.write import (
     output_stem,
     publish,
     shard_plan,
-    sources,
     staging,
 )
 from curate.reader import FileInfo
@@ -98,10 +98,8 @@ def fix_paths_ray(
         if removers:
             from curate.rayengine.lint import lint_paths_ray
 
-            located = sources(expand_paths(list(paths) + list(references), config))
-            result = lint_paths_ray(
-                paths, removers_config(config, removers), splits, references, jobs, sources=located, address=address
-            )
+            lint_config = removers_config(config, removers)
+            result = lint_paths_ray(paths, lint_config, splits, references, jobs, address=address)
             plan_removals(plan, result, removers)
         return _fix_held(files, plan, output_dir, held, shard_records)
 
@@ -111,8 +109,7 @@ def _fix_held(files: list[str], plan, output_dir: str, held: StableInputs, shard
 
     from curate.rayengine.read import read_records
 
-    located = sources(files)
-    infos = [FileInfo(p, plan.split_of.get(p, "unsplit"), "", source=located[p]) for p in files]
+    infos = [FileInfo(p, plan.split_of.get(p, "unsplit"), "") for p in files]
     records = read_records(infos, plan.fmt, plan.max_record_bytes)
     for info in infos:
         if plan.sha256.get(info.path, info.sha256) != info.sha256:
@@ -128,7 +125,7 @@ def _fix_held(files: list[str], plan, output_dir: str, held: StableInputs, shard
             fn_kwargs={
                 "plan": ray.put(plan),
                 "folder": folder,
-                "parquet": {p: located[p] for p in files if is_parquet(p)},
+                "parquet": {p: os.path.abspath(p) for p in files if is_parquet(p)},
             },
         ).take_all()
         _tally(report, [p for p in parts if p["kind"] == "counts"])

@@ -23,7 +23,7 @@ from curate.config import Config
 from curate.errors import CurateError
 from curate.locks import StableInputs
 from curate.rayengine.fix import SHARD_RECORDS
-from curate.rayengine.write import PartWriter, check_output_dir, one_line, publish, shard_plan, sources, staging
+from curate.rayengine.write import PartWriter, check_output_dir, one_line, publish, shard_plan, staging
 from curate.reader import FileInfo
 from curate.splitting.features import SplitOptions, collect, record_batch, refuse_unplaced
 from curate.splitting.files import LEAK_CODES, SplitReport
@@ -50,8 +50,7 @@ def split_file_ray(
         connect(address, jobs)
         from curate.rayengine.read import read_records
 
-        infos = [FileInfo(path, "unsplit", "", source=sources([path])[path])]
-        records = read_records(infos, config.format, config.max_record_bytes)
+        records = read_records([FileInfo(path, "unsplit", "")], config.format, config.max_record_bytes)
         opts = SplitOptions.from_config(config)
         plan = plan_split(_features(path, records, opts), ratios, seed, opts)
         with staging(output_dir) as folder:

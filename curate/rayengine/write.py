@@ -109,11 +109,6 @@ def one_line(raw: bytes) -> bytes:
     return raw.replace(b"\r\n", b" ").replace(b"\n", b" ").replace(b"\r", b" ")
 
 
-def sources(paths: list[str]) -> dict[str, str]:
-    """Each path's absolute spelling: Ray workers do not share the driver's working directory."""
-    return {p: os.path.abspath(p) for p in paths}
-
-
 @dataclass
 class PartWriter:
     """Collects the parts one worker batch writes into the staging folder, and their rows for the driver."""
