@@ -16,6 +16,9 @@ import pytest
 from curate.engine import stream_order
 from curate.reader import FileInfo, read_file
 
+# Ray Data's own context warns about its deprecated settings when it is copied to a task
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data")
+
 
 @pytest.fixture(scope="session")
 def ray_session():
