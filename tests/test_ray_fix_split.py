@@ -17,6 +17,9 @@ from conftest import conv, write_jsonl
 
 ray = pytest.importorskip("ray", exc_type=ImportError)
 
+# Ray Data's own context warns about its deprecated settings when it is copied to a task
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data")
+
 
 @pytest.fixture(scope="session")
 def ray_session():
