@@ -365,7 +365,7 @@ def _add_commands():
     from curate.splitting.command import split
     from curate.train.cli import train_command
     from curate.train.export import export_command
-    cli.add_command(split)
+    cli.add_command(engine_options(split))  # --engine and --ray-address, as on lint and fix
     cli.add_command(train_command)
     cli.add_command(export_command)
 

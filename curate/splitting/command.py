@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from curate.cli import engine_options  # curate.cli registers this command once it is defined
 from curate.errors import handle_errors
 from curate.formats import BUILTIN
 
@@ -23,9 +22,8 @@ from curate.formats import BUILTIN
               help="Record format (default: detected).")
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
               help="Worker processes for reading the records and for the final lint.")
-@engine_options
-@handle_errors
-def split(path, ratios, seed, output_dir, config_path, record_format, jobs, engine, ray_address):
+@handle_errors  # --engine and --ray-address: added where curate.cli registers the command
+def split(path, ratios, seed, output_dir, config_path, record_format, jobs, engine="local", ray_address=None):
     """Split a dataset deterministically, keeping near-duplicate clusters inside one split.
 
     Equal and near-duplicate conversations (Jaccard >= 0.7) and equal or near
