@@ -326,22 +326,31 @@ def verify(certificate, key_file):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @dataset_options
 @click.option("--unsafe", is_flag=True, help="Also drop near-duplicates and leaked train records.")
-@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), help="Write the fixed dataset here (one input).")
+@click.option("--output", "-o", "output", type=click.Path(), help="Write the fixed dataset here (one input; a directory "
+              "of shards with --engine ray).")
 @click.option("--in-place", is_flag=True, help="Rewrite the input files.")
 @click.option("--rejects", type=click.Path(dir_okay=False), help="Where removed records go (default: beside the output).")
 @click.option("--diff", is_flag=True, help="Print what would change as a unified diff; write nothing (exit 1 if anything would).")
+@engine_options
 @handle_errors
 def fix(paths, config_path, select, ignore, extend_select, record_format, field_pairs, split_pairs, reference,
-        tokenizer, jobs, unsafe, output, in_place, rejects, diff):
-    """Apply safe fixes (whitespace, role aliases, exact duplicates); --unsafe adds removals."""
+        tokenizer, jobs, unsafe, output, in_place, rejects, diff, engine, ray_address):
+    """Apply safe fixes (whitespace, role aliases, exact duplicates); --unsafe adds removals.
+
+    With --engine ray, --output is a new or empty directory of shards (docs/ray.md)."""
     from curate.fixer import fix_paths
     from curate.outputs import guard_fix
     if bool(output) == bool(in_place) and not diff:
         raise click.UsageError("give exactly one of --output FILE or --in-place (or --diff)")
     cfg = _config(config_path, select, ignore, extend_select, record_format, field_pairs)
-    with guard_fix(list(paths), output, rejects, in_place, reference):  # outputs checked, inputs locked and watched
-        report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs,
-                           diff)
+    if engine == "ray":
+        from curate.rayengine.fix import fix_on_ray
+        report = fix_on_ray(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, in_place,
+                            rejects, diff, jobs, ray_address)
+    else:
+        with guard_fix(list(paths), output, rejects, in_place, reference):  # outputs checked, inputs locked, watched
+            report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs,
+                               diff)
     for line in report.not_fixed:
         click.echo(line, err=True)
     if diff:
@@ -356,7 +365,7 @@ def _add_commands():
     from curate.splitting.command import split
     from curate.train.cli import train_command
     from curate.train.export import export_command
-    cli.add_command(split)
+    cli.add_command(engine_options(split))  # --engine and --ray-address, as on lint and fix
     cli.add_command(train_command)
     cli.add_command(export_command)
 

@@ -71,6 +71,15 @@ class _Plan:
     split_of: dict = field(default_factory=dict)
     sha256: dict = field(default_factory=dict)  # path -> hash of the bytes the lint read
     seen: set = field(default_factory=set)  # (split group, digest) of records whose bytes are not clean UTF-8
+    earlier: set | None = None  # instead of `seen`, when known beforehand: indices of records whose key came earlier
+
+    def seen_before(self, index: int, key: tuple) -> bool:
+        """Whether an earlier record (in fix order) has the suspect record's `key`."""
+        if self.earlier is not None:
+            return index in self.earlier
+        found = key in self.seen
+        self.seen.add(key)
+        return found
 
 
 def default_rejects(output: str) -> str:
@@ -88,15 +97,11 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
         check_rewritable(path, output or path, "fix")
     if output and len(files) != 1:
         raise CurateError("--output takes exactly one input file; use --in-place for several")
-    rules = load_rules()
-    selected = [c for c in config.selected() if rules[c].fix is not None and (unsafe or not rules[c].unsafe_fix)]
-    removers = {c for c in selected if rules[c].fix == "remove"}
-    plan = _Plan(config.format, [rules[c] for c in selected if callable(rules[c].fix)], config.max_record_bytes)
+    plan, removers = fix_plan(config, unsafe)
     for path in files:
         check_splittable(path, config.format, config.max_record_bytes)
     if removers:
-        lint_config = Config(**{**config.__dict__, "select": sorted(removers), "ignore": [], "extend_select": []})
-        _plan_removals(plan, lint_paths(paths, lint_config, splits, references, jobs), removers)
+        plan_removals(plan, lint_paths(paths, removers_config(config, removers), splits, references, jobs), removers)
     report = FixReport()
     report.rejects = rejects or default_rejects(output or files[0])
     if diff:
@@ -113,7 +118,20 @@ def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe
     return report
 
 
-def _plan_removals(plan: _Plan, result, removers: set) -> None:
+def fix_plan(config: Config, unsafe: bool) -> tuple[_Plan, set]:
+    """The plan's editors, and the codes whose findings remove records (`plan_removals` adds those)."""
+    rules = load_rules()
+    selected = [c for c in config.selected() if rules[c].fix is not None and (unsafe or not rules[c].unsafe_fix)]
+    removers = {c for c in selected if rules[c].fix == "remove"}
+    return _Plan(config.format, [rules[c] for c in selected if callable(rules[c].fix)], config.max_record_bytes), removers
+
+
+def removers_config(config: Config, removers: set) -> Config:
+    """The configuration of the lint that finds the records to remove: only the removing rules."""
+    return Config(**{**config.__dict__, "select": sorted(removers), "ignore": [], "extend_select": []})
+
+
+def plan_removals(plan: _Plan, result, removers: set) -> None:
     for d in result.diagnostics:
         if d.code in removers and d.record is not None:
             plan.to_remove.setdefault(d.record, []).append(d)
@@ -176,15 +194,7 @@ def _changes(records, plan, rejected, report):
     """(start, end, new bytes) for every span of the file that changes, in file order."""
     elements = []
     for rec in records:
-        report.read += 1
-        parse(rec)
-        removal = _removal(rec, plan, report)
-        new = None
-        if removal is not None:
-            _reject(rec, removal, rejected, report)
-        else:
-            report.kept += 1
-            new = _edited(rec, plan.editors, report)
+        removal, new = fix_record(rec, plan, rejected, report)
         if rec.element:
             elements.append((rec, removal, new))
         elif elements:
@@ -195,6 +205,21 @@ def _changes(records, plan, rejected, report):
             yield rec.start, rec.end, new
     if elements:
         yield from _element_changes(elements)
+
+
+def fix_record(rec, plan, rejected, report):
+    """One record's fate, counted in `report`: (the diagnostic that removes it, its entry written to `rejected`,
+    and None), or (None, its fixed bytes or None when it stays as it is)."""
+    report.read += 1
+    parse(rec)
+    removal = _removal(rec, plan, report)
+    new = None
+    if removal is not None:
+        _reject(rec, removal, rejected, report)
+    else:
+        report.kept += 1
+        new = _edited(rec, plan.editors, report)
+    return removal, new
 
 
 def _element_changes(elements):
@@ -219,21 +244,25 @@ def _removal(rec, plan, report):
     """
     if not plan.to_remove:
         return None
-    key = None
-    if _suspect(rec):
-        group = "train" if rec.split in ("train", "unsplit") else rec.split
-        key = (group, hashlib.blake2b(rec.raw.strip(), digest_size=16).digest())
+    key = suspect_key(rec)
+    seen = key is not None and plan.seen_before(rec.index, key)
     found = None
     for d in plan.to_remove.get(rec.index, ()):
-        if d.code == "D001" and key is not None and key not in plan.seen:
+        if d.code == "D001" and key is not None and not seen:
             report.not_fixed.append(f"{rec.path}:{rec.line}: not removed ({d.code}): its bytes differ from the "
                                     "earlier record's where they are not valid UTF-8")
             continue
         found = d
         break
-    if key is not None:
-        plan.seen.add(key)
     return found
+
+
+def suspect_key(rec) -> tuple | None:
+    """(split group, digest of the bytes) of a parsed record whose bytes are not clean UTF-8, else None."""
+    if not _suspect(rec):
+        return None
+    group = "train" if rec.split in ("train", "unsplit") else rec.split
+    return group, hashlib.blake2b(rec.raw.strip(), digest_size=16).digest()
 
 
 def _reject(rec, d, rejected, report) -> None:

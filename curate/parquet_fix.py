@@ -39,14 +39,21 @@ def fix_parquet(path, target, plan, rejected, report) -> None:
                 kept = []
                 for data in rows:
                     row += 1
-                    report.read += 1
-                    findings = plan.to_remove.get(first + row - 1)
-                    if findings:
-                        _reject(rejected, path, row, findings[0], data, report)
-                    else:
-                        kept.append(_edited(data, FORMATS[fmt], plan.editors, report))
-                        report.kept += 1
+                    fixed = fix_row(path, row, first + row - 1, data, fmt, plan, rejected, report)
+                    if fixed is not None:
+                        kept.append(fixed)
                 writer.write_batch(pa.RecordBatch.from_pylist(kept, schema=schema))
+
+
+def fix_row(path: str, row: int, index: int, data: dict, fmt: str, plan, rejected, report) -> dict | None:
+    """Row `row` (1-based, record `index` of the lint) fixed, or None when it is removed (its entry to `rejected`)."""
+    report.read += 1
+    findings = plan.to_remove.get(index)
+    if findings:
+        _reject(rejected, path, row, findings[0], data, report)
+        return None
+    report.kept += 1
+    return _edited(data, FORMATS[fmt], plan.editors, report)
 
 
 def _reject(rejected, path: str, row: int, finding, data: dict, report) -> None:

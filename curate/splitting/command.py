@@ -14,15 +14,16 @@ from curate.formats import BUILTIN
               help="train,eval or train,eval,test fractions, summing to 1.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the cluster shuffle.")
 @click.option("--output-dir", "-o", required=True, type=click.Path(file_okay=False),
-              help="Where train.jsonl, eval.jsonl (and test.jsonl) are written.")
+              help="Where train.jsonl, eval.jsonl (and test.jsonl) are written (with --engine ray: shards "
+                   "train-00000-of-0000N.jsonl..., into a new or empty directory).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="curate.toml or pyproject.toml to use (L002/L003 options, format).")
 @click.option("--format", "record_format", type=click.Choice(list(BUILTIN)),
               help="Record format (default: detected).")
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
               help="Worker processes for reading the records and for the final lint.")
-@handle_errors
-def split(path, ratios, seed, output_dir, config_path, record_format, jobs):
+@handle_errors  # --engine and --ray-address: added where curate.cli registers the command
+def split(path, ratios, seed, output_dir, config_path, record_format, jobs, engine="local", ray_address=None):
     """Split a dataset deterministically, keeping near-duplicate clusters inside one split.
 
     Equal and near-duplicate conversations (Jaccard >= 0.7) and equal or near
@@ -46,5 +47,9 @@ def split(path, ratios, seed, output_dir, config_path, record_format, jobs):
     cfg = load_config(config_path)
     if record_format:
         cfg.set_format(record_format)
-    report = split_file(path, output_dir, ratio_values, seed, cfg, jobs)
+    if engine == "ray":
+        from curate.rayengine.split import split_file_ray
+        report = split_file_ray(path, output_dir, ratio_values, seed, cfg, jobs, ray_address)
+    else:
+        report = split_file(path, output_dir, ratio_values, seed, cfg, jobs)
     click.echo(report.describe())

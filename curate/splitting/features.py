@@ -143,7 +143,7 @@ def clusters(feats: Features, opts: SplitOptions) -> np.ndarray:
     return connected_components(len(feats), np.concatenate(edges))
 
 
-def _record_batch(records: list[Record], opts: SplitOptions) -> tuple[FeatureChunk, list[str]]:
+def record_batch(records: list[Record], opts: SplitOptions) -> tuple[FeatureChunk, list[str]]:
     """Parse and featurize records read from a file: (features batch, records with no conversation)."""
     problems = []
     for rec in records:
@@ -161,14 +161,19 @@ def read_features(path: str, fmt: str | None, opts: SplitOptions, jobs: int = 1,
     problems: list[str] = []
 
     def chunks():
-        for chunk, batch_problems in ordered_map(partial(_record_batch, opts=opts), batches, jobs):
+        for chunk, batch_problems in ordered_map(partial(record_batch, opts=opts), batches, jobs):
             problems.extend(batch_problems)
             yield chunk
 
     feats = collect(chunks(), opts)
+    refuse_unplaced(path, problems)
+    return feats
+
+
+def refuse_unplaced(path: str, problems: list[str]) -> None:
+    """One error naming the records (``record_batch``'s problems) that have no conversation, if any."""
     if problems:
         more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
         raise CurateError(f"{path}: {len(problems)} record(s) have no conversation and cannot be placed in a split "
                           f"({'; '.join(problems[:5])}{more}); fix or remove them first "
                           f"(`curate lint --select F001,F003,F004 {path}`)")
-    return feats
