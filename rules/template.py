@@ -6,6 +6,7 @@ import re
 
 from curate.diagnostics import Finding
 from curate.registry import record_rule
+from curate.scan import Trigger
 from curate.rules.intent import asks_for_dialogue, user_text
 
 _INLINE = re.compile(r"(`+)[^`\n]+?\1")
@@ -109,7 +110,10 @@ def template_artifacts(text: str, headers: bool = True) -> list[str]:
     return found
 
 
-@record_rule("C003", "template-artifact", "error")
+# `_maybe_token`'s substrings, and `_LEADING` at the start of any text
+@record_rule("C003", "template-artifact", "error",
+             trigger=Trigger(("<|", "s>", "<<SYS", "_of_turn>", "INST]", "###"),
+                             pattern=r"(?m)^\s*(?i:assistant|human|user)[ \t]*:"))
 def template_artifact(record, ctx):
     """Chat-template tokens or role headers inside message content.
 
