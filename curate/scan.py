@@ -26,13 +26,16 @@ class Trigger:
     `needles`: substrings of the record's text (case-sensitive). `folded`: lower-case substrings
     of the lower-cased text; a text with non-ASCII characters fires them (no case folding beyond
     ASCII is attempted). `pattern`: a regular expression searched in the text, for what
-    substrings cannot say. `non_ascii`: any non-ASCII character. `shape`: the conversation is not
-    plain (see `plain`), for rules that judge structure rather than text.
+    substrings cannot say. `chars`: ASCII characters, any of which fires it, as does a text with
+    non-ASCII characters (all are found in one pass). `non_ascii`: any non-ASCII character.
+    `shape`: the conversation is not plain (see `plain`), for rules that judge structure rather
+    than text.
     """
 
     needles: tuple[str, ...] = ()
     folded: tuple[str, ...] = ()
     pattern: str | None = None
+    chars: str = ""
     non_ascii: bool = False
     shape: bool = False
 
@@ -82,35 +85,79 @@ def plain(record) -> bool:
     return role == "assistant"
 
 
+# ASCII characters from the rarest to the most common in English text: a needle is looked for only
+# when its rarest character is in the text (a one-character test is a memchr).
+_RARITY = ("`~|^\\{}[]<>#_@$%&*+=;QZXJKVYUWOFBGPMHNRLDCESTAI0123456789:!?'\"()/-,.zqxjkvbpygfwmucldrhsnioate"
+           "\t\r\n ")
+
+
+def _gate(needle: str) -> str:
+    """The needle's rarest character: non-ASCII first, then by `_RARITY`."""
+    return min(needle, key=lambda c: _RARITY.find(c) if c in _RARITY else -1)
+
+
+def _groups(needles: dict[str, set]) -> list[tuple[str, list[tuple[str, frozenset]]]]:
+    """(gate character, [(needle, the codes it fires)]) with the rarest gates first."""
+    groups: dict[str, list] = {}
+    for needle, codes in needles.items():
+        groups.setdefault(_gate(needle), []).append((needle, frozenset(codes)))
+    return sorted(groups.items(), key=lambda kv: _RARITY.find(kv[0]))
+
+
 class Scanner:
-    """The triggers of a run's record rules, tested together on each conversation."""
+    """The triggers of a run's record rules, tested together on each conversation: every distinct
+    needle, gate character and pattern once per record, whichever rules share it."""
 
     def __init__(self, triggers: dict[str, Trigger]):
-        self.codes = list(triggers)
-        self._tests = [_compile(t) for t in triggers.values()]
-        self._lower = any(t.folded for t in triggers.values())
-        self._shape = any(t.shape for t in triggers.values())
+        self.codes = frozenset(triggers)
+        needles: dict[str, set] = {}
+        folded: dict[str, set] = {}
+        patterns: dict[str, set] = {}
+        for code, t in triggers.items():
+            for needle in t.needles:
+                needles.setdefault(needle, set()).add(code)
+            for needle in t.folded:
+                folded.setdefault(needle, set()).add(code)
+            if t.pattern:
+                patterns.setdefault(t.pattern, set()).add(code)
+        self._needles = _groups(needles)
+        self._folded = _groups(folded)
+        self._patterns = [(frozenset(codes), re.compile(p).search) for p, codes in patterns.items()]
+        self._non_ascii = frozenset(c for c, t in triggers.items() if t.non_ascii or t.folded or t.chars)
+        chars: dict[int, set] = {}
+        for code, t in triggers.items():
+            for char in t.chars.encode("ascii"):
+                chars.setdefault(char, set()).add(code)
+        self._chars = {char: frozenset(codes) for char, codes in chars.items()}
+        self._not_chars = bytes(sorted(set(range(256)) - set(chars)))
+        self._shape = frozenset(c for c, t in triggers.items() if t.shape)
 
-    def fired(self, record) -> set[str]:
+    def fired(self, record) -> frozenset[str] | set[str]:
         """The codes whose trigger fires on `record` (all of them when it has no conversation)."""
         if record.messages is None:
-            return set(self.codes)
+            return self.codes
         text = scan_text(record)
+        fired: set[str] = set()
         ascii_ = text.isascii()
-        view = (text, ascii_, text.lower() if self._lower and ascii_ else "", self._shape and not plain(record))
-        return {code for code, test in zip(self.codes, self._tests) if test(view)}
+        if not ascii_:
+            fired |= self._non_ascii
+        if self._shape and not plain(record):
+            fired |= self._shape
+        _find(text, self._needles, fired)
+        if ascii_ and self._folded:
+            _find(text.lower(), self._folded, fired)
+        if ascii_ and self._chars:
+            for char in set(text.encode("ascii").translate(None, self._not_chars)):
+                fired |= self._chars[char]
+        for codes, search in self._patterns:
+            if not codes <= fired and search(text):
+                fired |= codes
+        return fired
 
 
-def _compile(t: Trigger):
-    """A test of one trigger on a view (text, is ASCII, lower-cased text when ASCII, not plain)."""
-    needles, folded, shape, non_ascii = t.needles, t.folded, t.shape, t.non_ascii
-    search = re.compile(t.pattern).search if t.pattern else None
-
-    def test(view) -> bool:
-        text, ascii_, lower, irregular = view
-        return bool((shape and irregular) or (non_ascii and not ascii_)
-                    or (needles and any(map(text.__contains__, needles)))
-                    or (folded and (not ascii_ or any(map(lower.__contains__, folded))))
-                    or (search and search(text)))
-
-    return test
+def _find(text: str, groups, fired: set) -> None:
+    for gate, needles in groups:
+        if gate in text:
+            for needle, codes in needles:
+                if not codes <= fired and needle in text:
+                    fired |= codes

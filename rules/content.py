@@ -226,7 +226,9 @@ def _suspicious(text: str) -> str | None:
     return listed + (f" ({more} more)" if more > 0 else "")
 
 
-@record_rule("F011", "suspicious-characters", "warning", trigger=Trigger(pattern=_TRIGGER.pattern))
+# in ASCII text, `_TRIGGER` is `_CTRL`
+@record_rule("F011", "suspicious-characters", "warning",
+             trigger=Trigger(chars="".join(map(chr, [*range(0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f]))))
 def suspicious_characters(record, ctx):
     """Content holds U+FFFD, zero-width or control characters, or mojibake.
 

@@ -110,10 +110,9 @@ def template_artifacts(text: str, headers: bool = True) -> list[str]:
     return found
 
 
-# `_maybe_token`'s substrings, and `_LEADING` at the start of any text
+# `_maybe_token`'s substrings, and `_LEADING`'s role names
 @record_rule("C003", "template-artifact", "error",
-             trigger=Trigger(("<|", "s>", "<<SYS", "_of_turn>", "INST]", "###"),
-                             pattern=r"(?m)^\s*(?i:assistant|human|user)[ \t]*:"))
+             trigger=Trigger(("<|", "s>", "<<SYS", "_of_turn>", "INST]", "###"), folded=("assistant", "human", "user")))
 def template_artifact(record, ctx):
     """Chat-template tokens or role headers inside message content.
 
