@@ -110,9 +110,8 @@ def template_artifacts(text: str, headers: bool = True) -> list[str]:
     return found
 
 
-# `_maybe_token`'s substrings, and `_LEADING`'s role names
-@record_rule("C003", "template-artifact", "error",
-             trigger=Trigger(("<|", "s>", "<<SYS", "_of_turn>", "INST]", "###"), folded=("assistant", "human", "user")))
+# `_maybe_token`'s substrings, and the colon of a `_LEADING` role header
+@record_rule("C003", "template-artifact", "error", trigger=Trigger(("<|", "s>", "<<SYS", "_of_turn>", "INST]", "###", ":")))
 def template_artifact(record, ctx):
     """Chat-template tokens or role headers inside message content.
 
