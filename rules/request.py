@@ -175,7 +175,15 @@ _PRETEND = re.compile(
     re.I | re.M)
 
 
+# Words one of which every match of `_NON_TEXT` holds (lower-cased; masking code only adds spaces): the cheap test.
+_NON_TEXT_WORDS = ("draw", "sketch", "paint", "illustrat", "render", "animat", "photo", "film", "record", "sing", "hum",
+                   "logo", "icon", "image", "picture", "poster", "infographic", "video", "gif", "3d", "audio", "sound",
+                   "podcast", "melody", "tune", "collage", "visual", "chart", "graph", "diagram", "mock", "wireframe")
+
+
 def _non_text(prompt: str) -> str | None:
+    if prompt.isascii() and not any(map(prompt.lower().__contains__, _NON_TEXT_WORDS)):
+        return None
     text = prose(prompt)
     m = _NON_TEXT.search(text)
     if not m or _TEXT_FORM.search(text):
