@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from typing import Any
 
 try:
     import orjson
@@ -73,7 +74,7 @@ def loads(text: str):
 # The end of a key token: its closing quote, optional whitespace, the colon.
 _KEY_END = re.compile(r'"[ \t\n\r]*:')
 _SPACED_KEY_END = re.compile(r'"[ \t\n\r]')
-_KEY_TESTS = {str: ('":', _KEY_END, _SPACED_KEY_END),
+_KEY_TESTS: dict[type, tuple[Any, Any, Any]] = {str: ('":', _KEY_END, _SPACED_KEY_END),
               bytes: (b'":', re.compile(_KEY_END.pattern.encode()), re.compile(_SPACED_KEY_END.pattern.encode()))}
 # orjson reads an integer beyond 64 bits as a float; json.loads keeps it exact.
 _BIG = 2.0 ** 63

@@ -76,8 +76,15 @@ def plain(record) -> bool:
     expected, role = "system", ""
     for m in messages:
         role, text = m.role, m.content
-        if not m.known_role or m.alias or type(text) is not str or not text or text[0].isspace() \
-                or text[-1].isspace() or "weight" in m.raw:
+        if (
+            not m.known_role
+            or m.alias
+            or type(text) is not str
+            or not text
+            or text[0].isspace()
+            or text[-1].isspace()
+            or "weight" in m.raw
+        ):
             return False
         if role != expected and not (expected == "system" and role == "user"):
             return False
@@ -87,8 +94,7 @@ def plain(record) -> bool:
 
 # ASCII characters from the rarest to the most common in English text: a needle is looked for only
 # when its rarest character is in the text (a one-character test is a memchr).
-_RARITY = ("`~|^\\{}[]<>#_@$%&*+=;QZXJKVYUWOFBGPMHNRLDCESTAI0123456789:!?'\"()/-,.zqxjkvbpygfwmucldrhsnioate"
-           "\t\r\n ")
+_RARITY = "`~|^\\{}[]<>#_@$%&*+=;QZXJKVYUWOFBGPMHNRLDCESTAI0123456789:!?'\"()/-,.zqxjkvbpygfwmucldrhsnioate\t\r\n "
 
 
 def _gate(needle: str) -> str:

@@ -10,8 +10,8 @@ from curate.edits import Edit
 from curate.formats import FORMATS
 from curate.quoting import short
 from curate.registry import record_rule
-from curate.scan import Trigger
 from curate.rules.format import calls_tool, content_fields, field_label, field_pointer, is_text_part
+from curate.scan import Trigger
 
 
 def _text_of(value) -> str | None:

@@ -6,8 +6,8 @@ import re
 
 from curate.diagnostics import Finding
 from curate.registry import record_rule
-from curate.scan import Trigger
 from curate.rules.intent import asks_for_dialogue, prose, user_text
+from curate.scan import Trigger
 
 # `10. Instruction:` — the numbered blocks of self-instruct generations, merged into one reply.
 _NUMBERED = re.compile(r"^[ \t]*#*[ \t]*\d{1,3}[ \t]*[.)][ \t]*(?:Instruction|Input|Output)[ \t]*:", re.M | re.I)

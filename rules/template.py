@@ -6,8 +6,8 @@ import re
 
 from curate.diagnostics import Finding
 from curate.registry import record_rule
-from curate.scan import Trigger
 from curate.rules.intent import asks_for_dialogue, user_text
+from curate.scan import Trigger
 
 _INLINE = re.compile(r"(`+)[^`\n]+?\1")
 

@@ -20,8 +20,9 @@ from curate.scan import Scanner, Trigger, plain
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 RULES = load_rules()
-RECORD_RULES = [(code, rule, RuleContext(Config().options_for(code))) for code, rule in RULES.items()
-                if rule.kind == "record"]
+RECORD_RULES = [
+    (code, rule, RuleContext(Config().options_for(code))) for code, rule in RULES.items() if rule.kind == "record"
+]
 SCANNER = Scanner({code: rule.trigger for code, rule, _ in RECORD_RULES if rule.trigger is not None})
 
 
@@ -96,21 +97,35 @@ def _conv(*turns, **extra) -> Record:
 def test_a_plain_conversation_fires_no_structural_rule():
     rec = _conv(("system", "Be brief."), ("user", "Hi there"), ("assistant", "Hello."))
     assert plain(rec)
-    assert not SCANNER.fired(rec) & {"R001", "R002", "R003", "R004", "R005", "R006", "F005", "F006", "F008", "F009",
-                                     "F010"}
+    assert not SCANNER.fired(rec) & {
+        "R001",
+        "R002",
+        "R003",
+        "R004",
+        "R005",
+        "R006",
+        "F005",
+        "F006",
+        "F008",
+        "F009",
+        "F010",
+    }
 
 
-@pytest.mark.parametrize("turns", [
-    [("system", "Be brief.")],  # no assistant
-    [("user", "Hi"), ("user", "Hi?"), ("assistant", "Hello.")],
-    [("user", "Hi"), ("assistant", "Hello."), ("user", "Thanks")],
-    [("assistant", "Hello."), ("user", "Hi")],
-    [("user", "Hi"), ("tool", "42"), ("assistant", "Hello.")],
-    [("user", " Hi"), ("assistant", "Hello.")],
-    [("user", "Hi"), ("assistant", "")],
-    [("human", "Hi"), ("assistant", "Hello.")],
-    [("narrator", "Hi"), ("assistant", "Hello.")],
-])
+@pytest.mark.parametrize(
+    "turns",
+    [
+        [("system", "Be brief.")],  # no assistant
+        [("user", "Hi"), ("user", "Hi?"), ("assistant", "Hello.")],
+        [("user", "Hi"), ("assistant", "Hello."), ("user", "Thanks")],
+        [("assistant", "Hello."), ("user", "Hi")],
+        [("user", "Hi"), ("tool", "42"), ("assistant", "Hello.")],
+        [("user", " Hi"), ("assistant", "Hello.")],
+        [("user", "Hi"), ("assistant", "")],
+        [("human", "Hi"), ("assistant", "Hello.")],
+        [("narrator", "Hi"), ("assistant", "Hello.")],
+    ],
+)
 def test_an_irregular_conversation_fires_the_structural_rules(turns):
     rec = _conv(*turns)
     assert not plain(rec)
@@ -118,8 +133,15 @@ def test_an_irregular_conversation_fires_the_structural_rules(turns):
 
 
 def test_needles_folded_needles_characters_and_patterns_fire():
-    scanner = Scanner({"N": Trigger(("sk-",)), "L": Trigger(folded=("continued",)), "C": Trigger(chars="\x07"),
-                       "P": Trigger(pattern=r"\d{3}-\d{4}"), "A": Trigger(non_ascii=True)})
+    scanner = Scanner(
+        {
+            "N": Trigger(("sk-",)),
+            "L": Trigger(folded=("continued",)),
+            "C": Trigger(chars="\x07"),
+            "P": Trigger(pattern=r"\d{3}-\d{4}"),
+            "A": Trigger(non_ascii=True),
+        }
+    )
     assert scanner.fired(_conv(("user", "key sk-1"), ("assistant", "ok"))) == {"N"}
     assert scanner.fired(_conv(("user", "To be CONTINUED"), ("assistant", "ok"))) == {"L"}
     assert scanner.fired(_conv(("user", "bell \x07"), ("assistant", "ok"))) == {"C"}
@@ -131,8 +153,11 @@ def test_needles_folded_needles_characters_and_patterns_fire():
 
 def test_tool_call_arguments_and_top_level_fields_are_scanned():
     scanner = Scanner({"N": Trigger(("sk-",))})
-    call = {"role": "assistant", "content": None,
-            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"k\": \"sk-1\"}"}}]}
+    call = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"k\": \"sk-1\"}"}}],
+    }
     rec = _record(json.dumps({"messages": [{"role": "user", "content": "hi"}, call]}).encode())
     assert scanner.fired(rec) == {"N"}
     alpaca = _record(json.dumps({"instruction": 1, "input": "sk-1", "output": "ok"}).encode())
