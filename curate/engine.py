@@ -16,6 +16,7 @@ from curate.parse import parse
 from curate.reader import FileInfo, read_file
 from curate.records import Record, RecordRef
 from curate.registry import FEATURES, Rule, load_rules
+from curate.scan import Scanner
 from curate.split_names import resolve_split
 
 CHUNK = 1000
@@ -111,19 +112,26 @@ def _stage(rec: Record) -> tuple[str, ...]:
     return ("line", "json") if rec.messages is None else ("line", "json", "conversation")
 
 
-def _rules_by_stage(plan: Plan, tokenizer) -> dict[tuple[str, ...], list]:
-    """(rule, impl, context) of every planned record rule, for each `_stage` result, in plan order."""
+def _rules_by_stage(plan: Plan, tokenizer) -> tuple[dict[tuple[str, ...], list], Scanner]:
+    """(rule, impl, context, triggered) of every planned record rule for each `_stage` result, in plan order,
+    and the scanner of the triggers (see curate/scan.py)."""
     rules = load_rules()
     planned = [(rules[code], RuleContext(plan.options.get(code, {}), tokenizer)) for code in plan.record_rules]
     stages = [(), ("line",), ("line", "json"), ("line", "json", "conversation")]
-    return {stage: [(rule, rule.impl, ctx) for s in stage for rule, ctx in planned if rule.requires == s]
-            for stage in stages}
+    by_stage = {stage: [(rule, rule.impl, ctx, rule.trigger is not None) for s in stage for rule, ctx in planned
+                        if rule.requires == s] for stage in stages}
+    return by_stage, Scanner({rule.code: rule.trigger for rule, _ in planned if rule.trigger is not None})
 
 
 def process_chunk(records: list[Record], plan: Plan):
-    """Parse records, run record rules, extract features: (diagnostics, refs, digests, features)."""
+    """Parse records, run record rules, extract features: (diagnostics, refs, digests, features).
+
+    A conversation is scanned once for the triggers of every planned rule; a rule with a
+    trigger runs only on the records where it fires.
+    """
     tokenizer = _tokenizer(plan.tokenizer)
-    by_stage = _rules_by_stage(plan, tokenizer)
+    by_stage, scanner = _rules_by_stage(plan, tokenizer)
+    scanning = bool(scanner.codes)
     severity = plan.severity
     out: list[Diagnostic] = []
     digests = []
@@ -131,7 +139,11 @@ def process_chunk(records: list[Record], plan: Plan):
         parse(rec)
         digest = record_digest(rec.raw)
         digests.append(digest)
-        for rule, impl, ctx in by_stage[_stage(rec)]:
+        stage = _stage(rec)
+        fired = scanner.fired(rec) if scanning and len(stage) == 3 else None
+        for rule, impl, ctx, triggered in by_stage[stage]:
+            if triggered and fired is not None and rule.code not in fired:
+                continue
             for f in impl(rec, ctx) or ():
                 d = _diagnostic(rule, severity, f, rec.path, rec.line)
                 d.fingerprint = fingerprint(d, digest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from typing import Any
 
 try:
     import orjson
@@ -73,6 +74,8 @@ def loads(text: str):
 # The end of a key token: its closing quote, optional whitespace, the colon.
 _KEY_END = re.compile(r'"[ \t\n\r]*:')
 _SPACED_KEY_END = re.compile(r'"[ \t\n\r]')
+_KEY_TESTS: dict[type, tuple[Any, Any, Any]] = {str: ('":', _KEY_END, _SPACED_KEY_END),
+              bytes: (b'":', re.compile(_KEY_END.pattern.encode()), re.compile(_SPACED_KEY_END.pattern.encode()))}
 # orjson reads an integer beyond 64 bits as a float; json.loads keeps it exact.
 _BIG = 2.0 ** 63
 
@@ -103,8 +106,10 @@ def _keys(value) -> int:
     return n
 
 
-def fast_loads(text: str):
+def fast_loads(text: str | bytes):
     """`loads` through orjson where it gives the same value: (value, True), or (None, False) to use `loads`.
+
+    `text` may be a record's raw bytes: orjson then checks that they are UTF-8 (and fails where not).
 
     orjson keeps the last of repeated keys silently, rounds big integers and rejects lone surrogates and
     `1e400`: such text goes to the stdlib path. A repeated key leaves fewer keys in the parsed objects than
@@ -123,9 +128,10 @@ def fast_loads(text: str):
         return None, False
     if keys <= 0:
         return value, keys == 0
-    if keys == text.count('":') and not _SPACED_KEY_END.search(text):
+    colon, key_end, spaced_key_end = _KEY_TESTS[type(text)]
+    if keys == text.count(colon) and not spaced_key_end.search(text):
         return value, True
-    if keys == len(_KEY_END.findall(text)):
+    if keys == len(key_end.findall(text)):
         return value, True
     return None, False
 
@@ -153,10 +159,17 @@ def duplicate_keys(text: str) -> list[tuple[str, str]]:
 
 def parse(rec: Record) -> Record:
     """Fill data, error, encoding_issue and messages in place."""
-    text, rec.encoding_issue = decode(rec.raw)
-    if rec.error:
-        return rec
-    rec.data, done = fast_loads(text)
+    raw = rec.raw
+    clean = not rec.error and NUL not in raw and not raw.startswith(BOM)  # orjson reads clean bytes as they are
+    rec.data, done = fast_loads(raw) if clean else (None, False)
+    if done:
+        rec.encoding_issue = None
+    else:
+        text, rec.encoding_issue = decode(raw)
+        if rec.error:
+            return rec
+        if not clean or rec.encoding_issue:  # the bytes were not tried, or are not UTF-8
+            rec.data, done = fast_loads(text)
     if not done:
         _Repeats.found = False
         try:

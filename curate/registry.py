@@ -27,6 +27,7 @@ class Rule:
     features: tuple = ()
     fix: Callable | str | None = None  # fn(data, fmt) -> list[curate.edits.Edit], or "remove"
     unsafe_fix: bool = False
+    trigger: Any = None  # record rules: a curate.scan.Trigger, what a record must hold for the rule to fire
 
     @property
     def summary(self) -> str:
@@ -53,16 +54,19 @@ def _register(rule: Rule) -> None:
 
 
 def record_rule(code: str, name: str, severity: str, *, requires: str = "conversation",
-                options: dict | None = None, fix: Callable | str | None = None, unsafe_fix: bool = False):
+                options: dict | None = None, fix: Callable | str | None = None, unsafe_fix: bool = False,
+                trigger=None):
     """Register `fn(record, ctx) -> Iterable[Finding]`, run once per record.
 
     `requires` picks the records it sees: "line" every line, "json" every parsed line,
-    "conversation" (default) every record with a message list.
+    "conversation" (default) every record with a message list. `trigger` (a `curate.scan.Trigger`)
+    says what a conversation must hold for the rule to find anything: the engine's fused scan
+    then runs the rule only on the records where it fires.
     """
 
     def deco(fn):
         _register(Rule(code, name, severity, "record", fn, inspect.getdoc(fn) or "", requires,
-                       dict(options or {}), (), fix, unsafe_fix))
+                       dict(options or {}), (), fix, unsafe_fix, trigger))
         return fn
 
     return deco

@@ -8,8 +8,7 @@ from fractions import Fraction
 
 from curate.diagnostics import Finding
 from curate.registry import record_rule
-from curate.rules.intent import prose
-from curate.text import split_prompt
+from curate.rules.intent import prose, turns
 
 # A run of numbers, operators and parentheses, with at least one operator between two numbers.
 _EXPR = re.compile(r"[(\[]*\s*-?\s*\d[\d,]*(?:\.\d+)?(?:\s*[)\]]*\s*(?:[-+*/^×÷x%]|\*\*)\s*[(\[]*\s*-?\s*\d[\d,]*"
@@ -186,8 +185,7 @@ def wrong_arithmetic(record, ctx):
     ## Fix
     Correct the reply (here 17) or drop the record.
     """
-    prompt, reply = split_prompt(record.messages)
-    users = [m for m in prompt if m.role == "user"]
+    prompt, reply, users = turns(record)
     if not users or not reply:
         return
     found = _computable(users[-1].text)

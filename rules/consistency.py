@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from functools import lru_cache
 
 from curate.diagnostics import Finding
 from curate.registry import dataset_rule, feature
@@ -18,7 +19,12 @@ _GROUP_NAME = ("train", "eval", "test")
 
 def prompt_hash(messages) -> int:
     """64-bit hash of the normalized system prompt (every system message joined), NO_PROMPT when none."""
-    text = "\n".join(normalize(m.text) for m in messages if m.role == "system")
+    return _hash_of(tuple(m.text for m in messages if m.role == "system"))
+
+
+@lru_cache(maxsize=1024)  # most records of a set share their system prompt
+def _hash_of(prompts: tuple[str, ...]) -> int:
+    text = "\n".join(normalize(p) for p in prompts)
     if not text.strip():
         return NO_PROMPT
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little") or 1

@@ -11,6 +11,7 @@ from curate.formats import FORMATS
 from curate.quoting import short
 from curate.registry import record_rule
 from curate.rules.format import calls_tool, content_fields, field_label, field_pointer, is_text_part
+from curate.scan import Trigger
 
 
 def _text_of(value) -> str | None:
@@ -33,7 +34,7 @@ def _optional(fmt, holder, key, data) -> bool:
     return calls_tool(holder)
 
 
-@record_rule("F009", "empty-content", "error")
+@record_rule("F009", "empty-content", "error", trigger=Trigger(shape=True))
 def empty_content(record, ctx):
     """A message's content is empty or whitespace only.
 
@@ -124,7 +125,7 @@ def fix_whitespace(data, fmt) -> list[Edit]:
     return edits
 
 
-@record_rule("F010", "surrounding-whitespace", "warning", fix=fix_whitespace)
+@record_rule("F010", "surrounding-whitespace", "warning", fix=fix_whitespace, trigger=Trigger(shape=True))
 def surrounding_whitespace(record, ctx):
     """Content has leading or trailing whitespace.
 
@@ -225,7 +226,9 @@ def _suspicious(text: str) -> str | None:
     return listed + (f" ({more} more)" if more > 0 else "")
 
 
-@record_rule("F011", "suspicious-characters", "warning")
+# in ASCII text, `_TRIGGER` is `_CTRL`
+@record_rule("F011", "suspicious-characters", "warning",
+             trigger=Trigger(chars="".join(map(chr, [*range(0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f]))))
 def suspicious_characters(record, ctx):
     """Content holds U+FFFD, zero-width or control characters, or mojibake.
 

@@ -8,6 +8,7 @@ from curate.formats import FORMATS, detect
 from curate.quoting import pointer_key, short
 from curate.records import ROLES
 from curate.registry import record_rule
+from curate.scan import Trigger
 
 
 @record_rule("F001", "invalid-json", "error", requires="line")
@@ -156,7 +157,7 @@ def _format_hint(data: dict, fmt) -> str:
     return ""
 
 
-@record_rule("F005", "malformed-message", "error", requires="json")
+@record_rule("F005", "malformed-message", "error", requires="json", trigger=Trigger(shape=True))
 def malformed_message(record, ctx):
     """A message is not an object, or lacks its role or content.
 
@@ -239,7 +240,7 @@ def fix_role_aliases(data, fmt) -> list[Edit]:
     return edits
 
 
-@record_rule("F006", "unknown-role", "error", fix=fix_role_aliases)
+@record_rule("F006", "unknown-role", "error", fix=fix_role_aliases, trigger=Trigger(shape=True))
 def unknown_role(record, ctx):
     """A message has a role outside system, user, assistant and tool.
 
@@ -297,7 +298,7 @@ def _content_problem(value) -> tuple[str, str] | None:
     return None
 
 
-@record_rule("F008", "bad-content-type", "error")
+@record_rule("F008", "bad-content-type", "error", trigger=Trigger(shape=True))
 def bad_content_type(record, ctx):
     """Content is not a string or a list of text parts, or `weight` is not 0 or 1.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from curate.text import split_prompt
 
@@ -17,6 +18,25 @@ _AI_PERSONA = re.compile(
     r"|you are now|respond as|answer as|speak as|write as)\b[^.?!\n]{0,60}?"
     r"\b(?:AI|artificial intelligence|language model|LLM|chat ?bot|virtual assistant|robot)\b",
     re.I)
+
+
+class Turns(NamedTuple):
+    """A conversation split once for every rule that reads its prompt and final reply."""
+
+    prompt: list  # every message before the final assistant message
+    reply: str  # the final assistant message's text ("" when there is none)
+    users: list  # the user messages of the prompt
+
+
+_last: list = [None, None]  # (messages, their Turns): the rules see one record after another
+
+
+def turns(record) -> Turns:
+    """The record's `Turns`, computed once per record."""
+    if _last[0] is not record.messages:
+        prompt, reply = split_prompt(record.messages)
+        _last[0], _last[1] = record.messages, Turns(prompt, reply, [m for m in prompt if m.role == "user"])
+    return _last[1]
 
 
 def user_text(messages) -> str:

@@ -9,8 +9,7 @@ from operator import methodcaller
 from curate.diagnostics import Finding
 from curate.errors import CurateError
 from curate.registry import record_rule
-from curate.rules.intent import prose
-from curate.text import split_prompt
+from curate.rules.intent import prose, turns
 
 _MIN_LETTERS = 40  # shorter texts are not identified reliably
 _MAX_CHARS = 300  # characters classified: enough for a confident guess, and the cost grows with length
@@ -130,8 +129,7 @@ def language_mismatch(record, ctx):
     Translate the reply (or the prompt), or drop the record; if the switch is
     intended, say so in the prompt.
     """
-    prompt, reply = split_prompt(record.messages)
-    users = [m for m in prompt if m.role == "user"]
+    prompt, reply, users = turns(record)
     if not users or not reply:
         return
     if not _maybe_foreign(users[-1].text) and not _maybe_foreign(reply):

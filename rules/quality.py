@@ -13,6 +13,7 @@ from curate.diagnostics import Finding
 from curate.registry import dataset_rule, feature, record_rule
 from curate.rules.intent import asks_for_ai_persona, user_text
 from curate.rules.template import fenced_blocks, mask_code
+from curate.scan import Trigger
 from curate.tokens import count_tokens
 
 TRAINING = ("train", "unsplit")
@@ -264,7 +265,7 @@ def _has_anchor(text: str) -> bool:
     return any(anchor in text for anchor in _BOILERPLATE_ANCHORS)
 
 
-@record_rule("Q004", "boilerplate-response", "warning")
+@record_rule("Q004", "boilerplate-response", "warning", trigger=Trigger(("AI", *_BOILERPLATE_ANCHORS)))
 def boilerplate_response(record, ctx):
     """Refusal or AI-disclaimer boilerplate in an assistant reply.
 
@@ -316,7 +317,9 @@ def unclosed_fence(text: str) -> int | None:
     return None if start is None else text.count("\n", 0, start) + 1
 
 
-@record_rule("Q005", "truncated-response", "warning")
+# every fence, marker and end pattern above holds one of these
+@record_rule("Q005", "truncated-response", "warning",
+             trigger=Trigger(("```", "~~~", "runcated", "RUNCATED", "...", "\u2026"), folded=("continued",)))
 def truncated_response(record, ctx):
     """An assistant reply that is visibly cut off: an unclosed code fence or a truncation marker.
 

@@ -6,9 +6,8 @@ import re
 
 from curate.diagnostics import Finding
 from curate.registry import record_rule
-from curate.rules.intent import prose
+from curate.rules.intent import prose, turns
 from curate.rules.placeholder import only_placeholder
-from curate.text import split_prompt
 
 _MEDIA = (r"(?:image|picture|photo(?:graph)?|pic|screenshot|scan|video|video clip|audio(?: clip| file)?|recording"
           r"|sound clip|voice (?:note|message)|attachment|attached file|pdf|spreadsheet|x-ray|scan)s?")
@@ -96,8 +95,7 @@ def _missing(prompt: str, first_turn: bool, no_input: bool = False) -> str | Non
 
 def _prompt(record) -> tuple[str, bool]:
     """(the user text the reply answers, whether it is the conversation's first user turn)."""
-    prompt, _ = split_prompt(record.messages)
-    users = [m for m in prompt if m.role == "user"]
+    users = turns(record).users
     if not users:
         return "", False
     return users[-1].text, len(users) == 1
@@ -148,11 +146,8 @@ def missing_context(record, ctx):
 
 
 def _user_pointer(record) -> str | None:
-    prompt, _ = split_prompt(record.messages)
-    for m in reversed(prompt):
-        if m.role == "user":
-            return m.content_pointer
-    return None
+    users = turns(record).users
+    return users[-1].content_pointer if users else None
 
 
 # ---- Q010 non-text requests ---------------------------------------------------------------------------------
@@ -180,7 +175,15 @@ _PRETEND = re.compile(
     re.I | re.M)
 
 
+# Words one of which every match of `_NON_TEXT` holds (lower-cased; masking code only adds spaces): the cheap test.
+_NON_TEXT_WORDS = ("draw", "sketch", "paint", "illustrat", "render", "animat", "photo", "film", "record", "sing", "hum",
+                   "logo", "icon", "image", "picture", "poster", "infographic", "video", "gif", "3d", "audio", "sound",
+                   "podcast", "melody", "tune", "collage", "visual", "chart", "graph", "diagram", "mock", "wireframe")
+
+
 def _non_text(prompt: str) -> str | None:
+    if prompt.isascii() and not any(map(prompt.lower().__contains__, _NON_TEXT_WORDS)):
+        return None
     text = prose(prompt)
     m = _NON_TEXT.search(text)
     if not m or _TEXT_FORM.search(text):
@@ -217,8 +220,7 @@ def non_text_request(record, ctx):
     Drop the record, or rewrite the prompt to ask for a text deliverable
     (a description of the logo, SVG code) and the reply to match.
     """
-    prompt, reply = split_prompt(record.messages)
-    users = [m for m in prompt if m.role == "user"]
+    _, reply, users = turns(record)
     if not users:
         return
     asked = _non_text(users[-1].text)

@@ -13,7 +13,9 @@ from curate.diagnostics import Finding
 from curate.formats import FORMATS
 from curate.quoting import short
 from curate.registry import record_rule
+from curate.scan import Trigger
 
+_SHAPE = Trigger(shape=True)  # a plain conversation breaks no role rule
 _last: list = [None, None]  # (record, its turns): the six role rules see the same record in a row
 
 
@@ -52,7 +54,7 @@ def _list_pointer(record) -> str:
     return f"/{fmt.list_key}" if fmt.list_key else f"/{fmt.response_key}"
 
 
-@record_rule("R001", "no-assistant", "error")
+@record_rule("R001", "no-assistant", "error", trigger=_SHAPE)
 def no_assistant(record, ctx):
     """The conversation has no assistant message, or every assistant message has `weight: 0`.
 
@@ -84,7 +86,7 @@ def no_assistant(record, ctx):
                       _list_pointer(record))
 
 
-@record_rule("R002", "system-not-first", "error")
+@record_rule("R002", "system-not-first", "error", trigger=_SHAPE)
 def system_not_first(record, ctx):
     """A system message appears after the first position.
 
@@ -118,7 +120,7 @@ def system_not_first(record, ctx):
             yield Finding(where, m.pointer)
 
 
-@record_rule("R003", "consecutive-same-role", "error")
+@record_rule("R003", "consecutive-same-role", "error", trigger=_SHAPE)
 def consecutive_same_role(record, ctx):
     """Two user or two assistant messages follow each other.
 
@@ -150,7 +152,7 @@ def consecutive_same_role(record, ctx):
             yield Finding(f"two {m.role} messages in a row (after {prev.pointer})", m.pointer)
 
 
-@record_rule("R004", "first-not-user", "error")
+@record_rule("R004", "first-not-user", "error", trigger=_SHAPE)
 def first_not_user(record, ctx):
     """The first message after the system prompt is not from the user.
 
@@ -179,7 +181,7 @@ def first_not_user(record, ctx):
         yield Finding(f"the conversation opens with {_a(first.role)} message, not a user message", first.pointer)
 
 
-@record_rule("R005", "last-not-assistant", "warning")
+@record_rule("R005", "last-not-assistant", "warning", trigger=_SHAPE)
 def last_not_assistant(record, ctx):
     """The conversation ends on a turn that is not the assistant's.
 
@@ -208,7 +210,7 @@ def last_not_assistant(record, ctx):
         yield Finding(f"the conversation ends on {_a(last.role)} message, not an assistant reply", last.pointer)
 
 
-@record_rule("R006", "orphan-tool-message", "error")
+@record_rule("R006", "orphan-tool-message", "error", trigger=_SHAPE)
 def orphan_tool_message(record, ctx):
     """A tool message answers no earlier assistant tool call.
 

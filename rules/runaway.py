@@ -7,6 +7,7 @@ import re
 from curate.diagnostics import Finding
 from curate.registry import record_rule
 from curate.rules.intent import asks_for_dialogue, prose, user_text
+from curate.scan import Trigger
 
 # `10. Instruction:` — the numbered blocks of self-instruct generations, merged into one reply.
 _NUMBERED = re.compile(r"^[ \t]*#*[ \t]*\d{1,3}[ \t]*[.)][ \t]*(?:Instruction|Input|Output)[ \t]*:", re.M | re.I)
@@ -36,7 +37,7 @@ def _runaway(reply: str, dialogue_asked: bool) -> str | None:
     return None
 
 
-@record_rule("Q008", "runaway-generation", "error")
+@record_rule("Q008", "runaway-generation", "error", trigger=Trigger((":",)))
 def runaway_generation(record, ctx):
     """A reply that runs on into further generated turns.
 

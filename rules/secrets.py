@@ -8,6 +8,7 @@ import re
 
 from curate.diagnostics import Finding
 from curate.registry import record_rule
+from curate.scan import Trigger
 
 
 def _texts(message) -> list[tuple[str, str]]:
@@ -130,7 +131,7 @@ def _redact(kind: str, m: re.Match) -> str:
     return m.group(1) + m.group(2)[:4] + "…"
 
 
-@record_rule("S001", "secret", "error")
+@record_rule("S001", "secret", "error", trigger=Trigger(tuple(n for _, needles in _GATES for n in needles)))
 def secret(record, ctx):
     """Credentials in a message: API keys, access tokens, private key blocks.
 
@@ -338,7 +339,9 @@ def find_pii(text: str) -> list[str]:
     return list(dict.fromkeys(out)) if out else out
 
 
-@record_rule("S002", "pii", "warning")
+# an e-mail's `@`; a `_NUMBER_RUN` long enough for a phone, card or SSN, or followed by a National Insurance letter
+@record_rule("S002", "pii", "warning",
+             trigger=Trigger(("@",), pattern=r"[0-9][0-9 ().-]{7,}[0-9]|[0-9][0-9 ().-]{4,}[0-9]\s?[A-D]"))
 def pii(record, ctx):
     """Personal data in a message: e-mail addresses, phone numbers, card numbers, national ids.
 

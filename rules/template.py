@@ -7,6 +7,7 @@ import re
 from curate.diagnostics import Finding
 from curate.registry import record_rule
 from curate.rules.intent import asks_for_dialogue, user_text
+from curate.scan import Trigger
 
 _INLINE = re.compile(r"(`+)[^`\n]+?\1")
 
@@ -109,7 +110,8 @@ def template_artifacts(text: str, headers: bool = True) -> list[str]:
     return found
 
 
-@record_rule("C003", "template-artifact", "error")
+# `_maybe_token`'s substrings, and the colon of a `_LEADING` role header
+@record_rule("C003", "template-artifact", "error", trigger=Trigger(("<|", "s>", "<<SYS", "_of_turn>", "INST]", "###", ":")))
 def template_artifact(record, ctx):
     """Chat-template tokens or role headers inside message content.
 
