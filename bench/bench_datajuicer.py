@@ -124,9 +124,9 @@ def roots_of(parents: dict[int, int]) -> dict[int, int]:
 
 def clusters_of(n: int, pairs) -> list[list[int]]:
     """Connected components (size >= 2) of ``pairs`` over records 0..n-1."""
-    from curate.similarity.search import connected_components
-
     import numpy as np
+
+    from curate.similarity.search import connected_components
 
     pairs = np.asarray(list(pairs), dtype=np.int64).reshape(-1, 2)
     labels = connected_components(n, pairs)
