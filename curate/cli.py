@@ -85,6 +85,26 @@ def dataset_options(fn):
     return fn
 
 
+def engine_options(fn):
+    """Where a command's stages run: --engine local|ray and --ray-address (docs/ray.md)."""
+    fn = click.option("--ray-address", envvar="RAY_ADDRESS", metavar="ADDRESS",
+                      help="Ray cluster to join with --engine ray (default: $RAY_ADDRESS, else a local Ray "
+                           "with --jobs CPUs).")(fn)
+    return click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                        help="Run in local worker processes or on Ray Data (extra curate-sft[ray]).")(fn)
+
+
+def _lint_paths(engine: str, ray_address: str | None):
+    """`lint_paths` of the chosen engine (the same arguments and result)."""
+    if engine == "ray":
+        from functools import partial
+
+        from curate.rayengine.lint import lint_paths_ray
+        return partial(lint_paths_ray, address=ray_address)
+    from curate.engine import lint_paths
+    return lint_paths
+
+
 def _config(config_path, select, ignore, extend_select, record_format, field_pairs=()):
     from curate.config import load_config
     cfg = load_config(config_path)
@@ -165,14 +185,14 @@ def cli():
               help="Sign the certificate with this key (default: $CURATE_CERT_KEY when set).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when it is a terminal).")
 @click.option("--fix", "want_fix", is_flag=True, hidden=True)
+@engine_options
 @handle_errors
 def lint(paths, config_path, select, ignore, extend_select, record_format, field_pairs, split_pairs, reference,
          tokenizer, jobs, output_format, output_file, statistics, fail_on, exit_zero, quiet, color, show_settings,
-         show_files, baseline, write_baseline, certificate, key_file, progress, want_fix):
+         show_files, baseline, write_baseline, certificate, key_file, progress, want_fix, engine, ray_address):
     """Lint dataset files and directories (default: the configured `paths`)."""
     from curate.baseline import filter_new, load_baseline
     from curate.baseline import write_baseline as save_baseline
-    from curate.engine import lint_paths
     from curate.outputs import check_lint_outputs
     from curate.progress import progress_for
 
@@ -198,6 +218,7 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
     if certificate:
         from curate.certificate import signing_key
         key = signing_key(key_file)  # a bad key is an error before the lint runs
+    lint_paths = _lint_paths(engine, ray_address)
     result = lint_paths(paths, cfg, _split_pairs(split_pairs), reference, jobs, progress_for(progress), tokenizer)
     diagnostics = result.diagnostics
     if write_baseline:

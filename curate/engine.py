@@ -218,11 +218,13 @@ def _fingerprint_dataset_findings(diagnostics: list[Diagnostic], table: RecordTa
 
 def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str, str] | None = None,
                references: Iterable[str] = (), jobs: int = 1, progress=None,
-               tokenizer: str | None = None, sources: dict[str, str] | None = None) -> LintResult:
+               tokenizer: str | None = None, sources: dict[str, str] | None = None,
+               processed=None) -> LintResult:
     """Lint files and directories; `splits` maps a path to its split (--split NAME=PATH).
 
     `sources` maps a file path to the file its bytes are read from (a private snapshot);
-    findings still name the path.
+    findings still name the path. `processed(files, config, plan)`, when given, reads and processes
+    the records elsewhere (curate.rayengine.lint) and yields `process_chunk`'s results in record order.
     """
     config = config or Config()
     rules = load_rules()
@@ -249,10 +251,14 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     _tokenizer(tokenizer)
 
     diagnostics: list[Diagnostic] = []
-    chunks = _chunks(_stream(files, config.format, config.max_record_bytes), CHUNK)
-    if progress is not None:
-        chunks = progress(chunks, files)
-    for diags, chunk_refs, digests, feats in _map(chunks, plan, jobs):
+    if processed is None:
+        chunks = _chunks(_stream(files, config.format, config.max_record_bytes), CHUNK)
+        if progress is not None:
+            chunks = progress(chunks, files)
+        processed_chunks = _map(chunks, plan, jobs)
+    else:
+        processed_chunks = processed(files, config, plan)
+    for diags, chunk_refs, digests, feats in processed_chunks:
         diagnostics += diags
         table.add(chunk_refs, digests)
         for code, rule in dataset_rules.items():

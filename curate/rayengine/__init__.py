@@ -1,0 +1,5 @@
+"""``--engine ray``: the lint's read, record-rule and cross-record stages on Ray Data (docs/ray.md).
+
+Parts: ``session`` (the Ray import and connection), ``read`` (files -> a dataset of records, numbered
+as the local engine numbers them), ``lint`` (the lint's stages over that dataset).
+"""
