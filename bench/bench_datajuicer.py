@@ -13,7 +13,8 @@ Inputs: the train file of a generated set (``synth.write_planted``,
 it), ``--gpteacher`` (all 7,673 records of GPTeacher's
 ``Toolformer/toolformer-dedupe-only-dataset.json``, read from the local git
 copy that ``bench/realdata/prepare.py`` uses; bench/realdata/data/toolformer.jsonl
-holds its first 1,000) and any FILE given.
+holds its first 1,000) and any FILE given (a train.jsonl that ``bench_ray.py
+--workdir`` wrote, beside its truth.json, gets its planted recall too).
 
 On each file:
 
@@ -277,7 +278,10 @@ def main():
     for k, path in enumerate(args.files):
         folder = os.path.join(work, f"file{k}")
         os.makedirs(folder, exist_ok=True)
-        lines += compare(args, os.path.basename(path), os.path.abspath(path), folder)
+        path = os.path.abspath(path)
+        truth = os.path.join(os.path.dirname(path), "truth.json")  # a bench_ray.py --workdir folder
+        truth = json.load(open(truth)) if os.path.exists(truth) else None
+        lines += compare(args, os.path.basename(path), path, folder, truth if truth and truth["train"] == path else None)
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as f:
             f.write("```\n" + "\n".join(lines).strip() + "\n```\n")
