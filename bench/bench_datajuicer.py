@@ -234,6 +234,16 @@ def compare(args, label: str, path: str, work: str, truth: dict | None = None) -
     return lines
 
 
+def planted_truth(path: str) -> dict | None:
+    """The truth.json beside a train file that bench_ray.py --workdir wrote, if it names that file."""
+    truth_path = os.path.join(os.path.dirname(path), "truth.json")
+    if not os.path.exists(truth_path):
+        return None
+    with open(truth_path) as f:
+        truth = json.load(f)
+    return truth if truth.get("train") == path else None
+
+
 def gpteacher_file(work: str) -> str:
     sys.path.insert(0, os.path.join(HERE, "realdata"))
     from prepare import _records, convert, git_show, write_jsonl
@@ -279,9 +289,7 @@ def main():
         folder = os.path.join(work, f"file{k}")
         os.makedirs(folder, exist_ok=True)
         path = os.path.abspath(path)
-        truth = os.path.join(os.path.dirname(path), "truth.json")  # a bench_ray.py --workdir folder
-        truth = json.load(open(truth)) if os.path.exists(truth) else None
-        lines += compare(args, os.path.basename(path), path, folder, truth if truth and truth["train"] == path else None)
+        lines += compare(args, os.path.basename(path), path, folder, planted_truth(path))
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as f:
             f.write("```\n" + "\n".join(lines).strip() + "\n```\n")
