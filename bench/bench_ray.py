@@ -18,7 +18,9 @@ For each run: wall, records/s, CPU of the whole process tree, peak RSS of
 the driver (the ``curate`` process), of each Ray worker (``ray::`` processes;
 largest, and count) and of Ray's daemons, and the tree's summed RSS at its
 peak (sampled from /proc, see ``proctree.py``); recall on the planted pairs;
-and whether the JSON report is identical to ``local1``'s. ``--stages`` adds
+and whether the JSON report is identical to ``local1``'s (the first engine's;
+with ``--workdir``, files and reports of an earlier run are reused, so
+``--engines ray1,ray2`` compares with the earlier local1 report). ``--stages`` adds
 a per-record cost breakdown of the similarity stages, timed in this process
 on the train file (``stage_costs``), the input of the scaling estimate.
 ``--python`` runs curate with another interpreter (one that has Ray).
@@ -50,12 +52,30 @@ KINDS = ("dups", "near", "exact_leaks", "near_leaks")
 
 
 def generate(python: str, work: str, records: int, seed: int) -> dict:
-    """Write the planted files in a subprocess (bench_similarity's generator); return the truth."""
+    """Write the planted files in a subprocess (bench_similarity's generator), unless ``work`` holds them
+    for this size and seed already; return the truth."""
     here = os.path.dirname(os.path.abspath(__file__))
+    made = os.path.join(work, f"made-{records}-{seed}")
+    if os.path.exists(made):
+        with open(os.path.join(work, "truth.json")) as f:
+            return json.load(f)
     subprocess.run([python, os.path.join(here, "bench_similarity.py"), "--generate", work, str(records), str(seed)],
                    check=True)
+    open(made, "w").close()
     with open(os.path.join(work, "truth.json")) as f:
         return json.load(f)
+
+
+def lint(cmd: list[str], work: str, key: str) -> TreeRun:
+    """One run; a local Ray that failed to start in its fixed 30 s (an overloaded machine) is tried again."""
+    err = os.path.join(work, f"stderr-{key}.txt")
+    for _ in range(3):
+        run = run_tree(cmd, os.path.join(work, f"stdout-{key}.txt"), extra_ray="--ray-address" in cmd, stderr_path=err)
+        with open(err, errors="replace") as f:
+            if run.status == 0 or "timed out during startup" not in f.read():
+                break
+        print(f"{key}: Ray did not start in time, trying again", flush=True)
+    return run
 
 
 def ray_available(python: str) -> str | None:
@@ -119,6 +139,10 @@ def one_size(args, records: int, work: str) -> list[str]:
     lines.append(header)
     print("\n".join(lines), flush=True)
     reference = None
+    earlier = os.path.join(work, "report-local1.json")
+    if "local1" not in args.engines and os.path.exists(earlier):  # a --workdir run of local1 before
+        with open(earlier) as f:
+            reference = json.load(f)
     for key in args.engines:
         label, extra = ENGINES[key]
         if key.startswith("ray"):
@@ -132,9 +156,9 @@ def one_size(args, records: int, work: str) -> list[str]:
         out = os.path.join(work, f"report-{key}.json")
         cmd = [args.python, "-m", "curate", "lint", truth["train"], truth["eval"], "--output-format", "json",
                "--no-progress", "--exit-zero", "-o", out] + extra
-        run = run_tree(cmd, os.path.join(work, f"stdout-{key}.txt"), extra_ray=bool(args.ray_address))
+        run = lint(cmd, work, key)
         if run.status != 0:
-            lines.append(f"{label:<28} failed with exit status {run.status}: {' '.join(cmd)}")
+            lines.append(f"{label:<28} failed with exit status {run.status}: {' '.join(cmd)} (see {work}/stderr-{key}.txt)")
             print(lines[-1], flush=True)
             continue
         with open(out) as f:
