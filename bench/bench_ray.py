@@ -131,9 +131,9 @@ def one_size(args, records: int, work: str) -> list[str]:
     lines.append(f"\n## {records:,} records ({size:,.0f} MB; generated in {time.perf_counter() - start:.0f} s)")
     lines.append("planted: " + ", ".join(f"{planted[k]:,} {k}" for k in KINDS))
     lines.append(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    header = (f"{'engine':<28} {'wall s':>7} {'rec/s':>8} {'CPU s':>7} {'driver':>8} {'worker':>9} {'w.anon':>9}"
+    header = (f"{'engine':<28} {'wall s':>7} {'rec/s':>8} {'CPU s':>7} {'drv CPU':>7} {'driver':>8} {'worker':>9} {'w.anon':>9}"
               f" {'n':>3} {'ray sys':>8} {'tree':>8}  recall d/n/xl/nl   JSON vs local1")
-    lines.append("RSS in MiB: driver = peak of the curate process; worker = peak of the largest worker process"
+    lines.append("CPU s: the whole process tree; drv CPU: the curate process alone. RSS in MiB: driver = peak of the curate process; worker = peak of the largest worker process"
                  " (w.anon: its anonymous RSS, without shared object-store pages), n = workers that ran;"
                  " ray sys = Ray daemons summed; tree = the whole tree's RSS at its peak")
     lines.append(header)
@@ -166,9 +166,9 @@ def one_size(args, records: int, work: str) -> list[str]:
         reference = reference or report
         found = recall(report, truth)
         recalls = "/".join(f"{found[k] / planted[k]:.2f}" if planted[k] else "-" for k in KINDS)
-        driver = run.of("driver")[0].hwm_mib
+        driver, drv_cpu = run.of("driver")[0].hwm_mib, run.of("driver")[0].cpu_s
         ray_sys = sum(p.hwm_mib for p in run.of("ray system"))
-        lines.append(f"{label:<28} {run.wall_s:7.1f} {records / run.wall_s:8,.0f} {run.cpu_s:7.1f} {driver:8,.0f} "
+        lines.append(f"{label:<28} {run.wall_s:7.1f} {records / run.wall_s:8,.0f} {run.cpu_s:7.1f} {drv_cpu:7.1f} {driver:8,.0f} "
                      f"{worker_figures(run)} {ray_sys:8,.0f} {run.peak_total_mib:8,.0f}  {recalls:<18} "
                      f"{difference(report, reference)}")
         print(lines[-1], flush=True)
