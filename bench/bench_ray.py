@@ -133,7 +133,8 @@ def one_size(args, records: int, work: str) -> list[str]:
     lines.append(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     header = (f"{'engine':<28} {'wall s':>7} {'rec/s':>8} {'CPU s':>7} {'drv CPU':>7} {'driver':>8} {'worker':>9} {'w.anon':>9}"
               f" {'n':>3} {'ray sys':>8} {'tree':>8}  recall d/n/xl/nl   JSON vs local1")
-    lines.append("CPU s: the whole process tree; drv CPU: the curate process alone. RSS in MiB: driver = peak of the curate process; worker = peak of the largest worker process"
+    lines.append("CPU s: the whole process tree; drv CPU: the curate process alone."
+                 " RSS in MiB: driver = peak of the curate process; worker = peak of the largest worker process"
                  " (w.anon: its anonymous RSS, without shared object-store pages), n = workers that ran;"
                  " ray sys = Ray daemons summed; tree = the whole tree's RSS at its peak")
     lines.append(header)
