@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from dataclasses import dataclass
 
 from curate.errors import CurateError
@@ -143,7 +144,7 @@ def _json_document(path: str) -> bool:
                 if not rest:
                     return True
             return False
-    except (OSError, EOFError, CurateError):
+    except (OSError, EOFError, zlib.error, CurateError):
         return False  # the reader reports it
 
 

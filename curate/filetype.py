@@ -15,6 +15,7 @@ import io
 import lzma
 import os
 import re
+import zlib
 from dataclasses import dataclass
 
 from curate.errors import CurateError
@@ -150,7 +151,7 @@ def _inner_is_text(path: str, compression: str) -> bool:
     try:
         with open(path, "rb") as raw:
             head = decompressed(raw, compression).read(SNIFF_BYTES)
-    except (OSError, EOFError) as exc:  # the decoders' errors (lzma and zstd ones made OSError)
+    except (OSError, EOFError, zlib.error) as exc:  # the decoders' errors (lzma and zstd ones made OSError)
         raise CurateError(f"{path}: cannot read {compression} stream: {exc}") from None
     return not looks_binary(head) and _format_magic(head) is None and _magic(head, REFUSED_MAGIC) is None
 

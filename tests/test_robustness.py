@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -55,8 +56,9 @@ def test_empty_file_and_gzip(tmp_path):
     assert [(d.path.endswith(".gz"), d.line, d.code) for d in result.diagnostics] == [(True, 2, "F001")]
 
 
-def test_corrupt_gzip_is_an_error(tmp_path, run):
-    (tmp_path / "data.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+@pytest.mark.parametrize("body", [b"garbage", b"\x00" * 6 + b"\xff" * 50], ids=["truncated", "invalid-block"])
+def test_corrupt_gzip_is_an_error(tmp_path, run, body):
+    (tmp_path / "data.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00" + body)
     result = run("lint", "data.jsonl.gz")
     assert result.exit_code == 2 and result.output.startswith("error: data.jsonl.gz: cannot read")
 

@@ -9,8 +9,10 @@ record references, digests and compact features, and runs the dataset rules exac
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from functools import partial
 
 import pyarrow as pa
@@ -45,6 +47,8 @@ def lint_paths_ray(
 def _stages(files: list[FileInfo], config: Config, plan: Plan, address: str | None, jobs: int) -> Iterator[tuple]:
     """``process_chunk``'s results of every batch of records, in record order."""
     connect(address, jobs)
+    if plan.tokenizer and os.path.exists(plan.tokenizer):  # workers do not share the driver's directory
+        plan = replace(plan, tokenizer=os.path.abspath(plan.tokenizer))
     records = read_records(files, config.format, config.max_record_bytes)
     processed = records.map_batches(_process, batch_size=CHUNK, batch_format="pyarrow", fn_kwargs={"plan": plan})
     for batch in processed.iter_batches(batch_size=None, batch_format="pyarrow"):

@@ -11,6 +11,8 @@ sha256, size, or the read error). The driver reads back only those metadata rows
 from __future__ import annotations
 
 import json
+import os
+from functools import partial
 
 import pyarrow as pa
 
@@ -43,27 +45,31 @@ INDEXED = SCHEMA.insert(0, pa.field("index", pa.int64()))
 
 
 def read_records(files: list[FileInfo], fmt: str | None, max_record_bytes: int):
-    """The records of ``files`` as a materialized ``ray.data.Dataset`` with the columns of ``INDEXED``.
+    """The records of ``files`` as a ``ray.data.Dataset`` with the columns of ``INDEXED``.
 
     ``index`` is the global record index of the local engine (``engine.stream_order``); row order is
     index order. Fills each ``FileInfo`` (format, records, sha256, size) as ``read_file`` does; a file
-    that cannot be read raises its CurateError here. Needs a connected Ray (``session.connect``).
+    that cannot be read raises its CurateError here. The files are read once, here (the dataset is
+    materialized in Ray's object store, spilling to disk); the numbering runs lazily in the consumer's
+    pipeline. Needs a connected Ray (``session.connect``).
     """
     import ray.data
+    from ray.data.expressions import col
 
     ordered = stream_order(files)
     for info in ordered:
         if (info.source or info.path) == STDIN:
             raise CurateError("--engine ray cannot read standard input; pass a file")
-    tasks = [{"file": i, "path": f.path, "split": f.split, "source": f.source} for i, f in enumerate(ordered)]
-    read = ray.data.from_items(tasks, override_num_blocks=max(len(tasks), 1)).map_batches(
-        _read_task, batch_size=1, batch_format="pyarrow", fn_kwargs={"fmt": fmt, "limit": max_record_bytes}
-    )
-    read = read.materialize()
-    from ray.data.expressions import col
-
+    # workers do not share the driver's working directory: they read absolute paths
+    tasks = [
+        {"file": i, "path": f.path, "split": f.split, "source": os.path.abspath(f.source or f.path)}
+        for i, f in enumerate(ordered)
+    ]
+    read_task = partial(_read_task, fmt=fmt, limit=max_record_bytes)
+    items = ray.data.from_items(tasks, override_num_blocks=max(len(tasks), 1))
+    read = items.map_batches(read_task, batch_size=1, batch_format="pyarrow").materialize()
     offsets = _apply_metadata(ordered, read.filter(expr=col("ordinal") == META).take_all())
-    return read.map_batches(_number, batch_format="pyarrow", fn_kwargs={"offsets": offsets}).materialize()
+    return read.map_batches(_number, batch_format="pyarrow", fn_kwargs={"offsets": offsets})
 
 
 def _read_task(task: pa.Table, fmt: str | None, limit: int):
