@@ -67,8 +67,11 @@ def run_datajuicer(text_path: str, out_path: str, cpus: int) -> None:
 
     class DumpingUnionFind(bts.BTSUnionFind):
         def dump(self):
-            return {int(u): int(p) for u, p in self.parent.items()
-                    if u // bts.BATCH_SIZE % self.parallel_num == self.parallel_id}
+            return {
+                int(u): int(p)
+                for u, p in self.parent.items()
+                if u // bts.BATCH_SIZE % self.parallel_num == self.parallel_id
+            }
 
     bts.BTSUnionFind = DumpingUnionFind  # get_remote_classes() builds the actors from this name
 
@@ -90,11 +93,22 @@ def run_datajuicer(text_path: str, out_path: str, cpus: int) -> None:
     kept = op.run(ray.data.read_json(text_path)).count()
     done = time.perf_counter()
     with open(out_path, "w") as f:
-        json.dump({"ray_init_s": started - start, "dedup_s": done - started, "kept": kept,
-                   "parents": op.parents, "settings": {"bands": op.num_bands, "rows": op.num_rows_per_band,
-                                                       "num_perm": op.num_permutation,
-                                                       "window": op.window_size, "tokenization": op.tokenization}},
-                  f)
+        json.dump(
+            {
+                "ray_init_s": started - start,
+                "dedup_s": done - started,
+                "kept": kept,
+                "parents": op.parents,
+                "settings": {
+                    "bands": op.num_bands,
+                    "rows": op.num_rows_per_band,
+                    "num_perm": op.num_permutation,
+                    "window": op.window_size,
+                    "tokenization": op.tokenization,
+                },
+            },
+            f,
+        )
     ray.shutdown()
 
 
@@ -143,7 +157,7 @@ def jaccard(a: set, b: set) -> float:
 
 def dj_shingles(text: str, window: int) -> set:
     tokens = text.lower().split()
-    return {" ".join(tokens[i:i + window]) for i in range(len(tokens) - window + 1)}
+    return {" ".join(tokens[i : i + window]) for i in range(len(tokens) - window + 1)}
 
 
 def verified(removed: list[int], partner: dict, clusters: list[list[int]], sets: list[set], dj_sets: list[set]):
@@ -159,8 +173,23 @@ def curate_side(path: str, work: str) -> dict:
     from proctree import run_tree
 
     out = os.path.join(work, "curate.json")
-    cmd = [sys.executable, "-m", "curate", "lint", path, "--select", "D001,D002", "--output-format", "json",
-           "--no-progress", "--exit-zero", "--jobs", "1", "-o", out]
+    cmd = [
+        sys.executable,
+        "-m",
+        "curate",
+        "lint",
+        path,
+        "--select",
+        "D001,D002",
+        "--output-format",
+        "json",
+        "--no-progress",
+        "--exit-zero",
+        "--jobs",
+        "1",
+        "-o",
+        out,
+    ]
     run = run_tree(cmd, os.devnull)
     if run.status:
         sys.exit(f"{' '.join(cmd)} failed ({run.status})")
@@ -170,8 +199,14 @@ def curate_side(path: str, work: str) -> dict:
     for d in report["diagnostics"]:
         partner.setdefault(d["line"] - 1, d["related"][0]["line"] - 1)  # first related: the earliest match
     pairs = [(d["line"] - 1, r["line"] - 1) for d in report["diagnostics"] for r in d["related"]]
-    return {"wall": run.wall_s, "cpu": run.cpu_s, "rss": run.of("driver")[0].hwm_mib, "removed": sorted(partner),
-            "partner": partner, "pairs": pairs}
+    return {
+        "wall": run.wall_s,
+        "cpu": run.cpu_s,
+        "rss": run.of("driver")[0].hwm_mib,
+        "removed": sorted(partner),
+        "partner": partner,
+        "pairs": pairs,
+    }
 
 
 def dj_side(args, texts: list[str], work: str) -> dict:
@@ -189,16 +224,21 @@ def dj_side(args, texts: list[str], work: str) -> dict:
         got = json.load(f)
     roots = roots_of({int(k): v for k, v in got["parents"].items()})
     workers = run.of("ray worker")
-    got.update(wall=run.wall_s, cpu=run.cpu_s, rss=run.of("driver")[0].hwm_mib,
-               worker_rss=max((p.hwm_mib for p in workers), default=0.0), removed=sorted(roots), partner=roots,
-               pairs=list(roots.items()))
+    got.update(
+        wall=run.wall_s,
+        cpu=run.cpu_s,
+        rss=run.of("driver")[0].hwm_mib,
+        worker_rss=max((p.hwm_mib for p in workers), default=0.0),
+        removed=sorted(roots),
+        partner=roots,
+        pairs=list(roots.items()),
+    )
     return got
 
 
 def planted_recall(truth: dict, path: str, clusters: list[list[int]]) -> float:
     member_of = {i: k for k, c in enumerate(clusters) for i in c}
-    planted = [(src[1] - 1, copy[1] - 1) for kind in ("dups", "near") for src, copy, _ in truth[kind]
-               if src[0] == path]
+    planted = [(src[1] - 1, copy[1] - 1) for kind in ("dups", "near") for src, copy, _ in truth[kind] if src[0] == path]
     hit = sum(a in member_of and member_of.get(b) == member_of[a] for a, b in planted)
     return hit / len(planted) if planted else float("nan")
 
@@ -212,24 +252,30 @@ def compare(args, label: str, path: str, work: str, truth: dict | None = None) -
     sets = [shingles(t) for t in texts]
     dj_window = sides["Data-Juicer ray_bts_minhash"]["settings"]["window"]
     dj_sets = [dj_shingles(t, dj_window) for t in texts]
-    lines = [f"\n### {label}: {n:,} records ({path})",
-             f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
-             f"{'':<30} {'wall s':>7} {'CPU s':>7} {'RSS MiB':>8} {'removed':>14} {'largest':>8} "
-             f"{'verified 3-gram':>16} {'verified DJ 5-gram':>19} {'best in cluster':>16}"
-             + ("  planted recall" if truth else "")]
+    lines = [
+        f"\n### {label}: {n:,} records ({path})",
+        f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"{'':<30} {'wall s':>7} {'CPU s':>7} {'RSS MiB':>8} {'removed':>14} {'largest':>8} "
+        f"{'verified 3-gram':>16} {'verified DJ 5-gram':>19} {'best in cluster':>16}"
+        + ("  planted recall" if truth else ""),
+    ]
     for name, side in sides.items():
         removed, partner = side["removed"], side["partner"]
         clusters = clusters_of(n, side["pairs"])
         to_kept, dj_kept, best = verified(removed, partner, clusters, sets, dj_sets)
         r = max(len(removed), 1)
         rss = f"{side['rss']:,.0f}" + (f"/{side['worker_rss']:,.0f}" if "worker_rss" in side else "")
-        lines.append(f"{name:<30} {side['wall']:7.1f} {side['cpu']:7.1f} {rss:>8} "
-                     f"{len(removed):>6,} ({len(removed) / n:5.1%}) {max(map(len, clusters), default=0):>8,} "
-                     f"{to_kept / r:>16.1%} {dj_kept / r:>19.1%} {best / r:>16.1%}"
-                     + (f"  {planted_recall(truth, path, clusters):.3f}" if truth else ""))
+        lines.append(
+            f"{name:<30} {side['wall']:7.1f} {side['cpu']:7.1f} {rss:>8} "
+            f"{len(removed):>6,} ({len(removed) / n:5.1%}) {max(map(len, clusters), default=0):>8,} "
+            f"{to_kept / r:>16.1%} {dj_kept / r:>19.1%} {best / r:>16.1%}"
+            + (f"  {planted_recall(truth, path, clusters):.3f}" if truth else "")
+        )
     dj = sides["Data-Juicer ray_bts_minhash"]
-    lines.append(f"Data-Juicer: Ray start {dj['ray_init_s']:.1f} s, dedup {dj['dedup_s']:.1f} s on {args.cpus} CPUs; "
-                 f"{dj['settings']}; RSS is driver/largest Ray worker")
+    lines.append(
+        f"Data-Juicer: Ray start {dj['ray_init_s']:.1f} s, dedup {dj['dedup_s']:.1f} s on {args.cpus} CPUs; "
+        f"{dj['settings']}; RSS is driver/largest Ray worker"
+    )
     print("\n".join(lines), flush=True)
     return lines
 

@@ -59,8 +59,9 @@ def generate(python: str, work: str, records: int, seed: int) -> dict:
     if os.path.exists(made):
         with open(os.path.join(work, "truth.json")) as f:
             return json.load(f)
-    subprocess.run([python, os.path.join(here, "bench_similarity.py"), "--generate", work, str(records), str(seed)],
-                   check=True)
+    subprocess.run(
+        [python, os.path.join(here, "bench_similarity.py"), "--generate", work, str(records), str(seed)], check=True
+    )
     open(made, "w").close()
     with open(os.path.join(work, "truth.json")) as f:
         return json.load(f)
@@ -131,12 +132,16 @@ def one_size(args, records: int, work: str) -> list[str]:
     lines.append(f"\n## {records:,} records ({size:,.0f} MB; generated in {time.perf_counter() - start:.0f} s)")
     lines.append("planted: " + ", ".join(f"{planted[k]:,} {k}" for k in KINDS))
     lines.append(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    header = (f"{'engine':<28} {'wall s':>7} {'rec/s':>8} {'CPU s':>7} {'drv CPU':>7} {'driver':>8} {'worker':>9} {'w.anon':>9}"
-              f" {'n':>3} {'ray sys':>8} {'tree':>8}  recall d/n/xl/nl   JSON vs local1")
-    lines.append("CPU s: the whole process tree; drv CPU: the curate process alone."
-                 " RSS in MiB: driver = peak of the curate process; worker = peak of the largest worker process"
-                 " (w.anon: its anonymous RSS, without shared object-store pages), n = workers that ran;"
-                 " ray sys = Ray daemons summed; tree = the whole tree's RSS at its peak")
+    header = (
+        f"{'engine':<28} {'wall s':>7} {'rec/s':>8} {'CPU s':>7} {'drv CPU':>7} {'driver':>8} {'worker':>9} {'w.anon':>9}"
+        f" {'n':>3} {'ray sys':>8} {'tree':>8}  recall d/n/xl/nl   JSON vs local1"
+    )
+    lines.append(
+        "CPU s: the whole process tree; drv CPU: the curate process alone."
+        " RSS in MiB: driver = peak of the curate process; worker = peak of the largest worker process"
+        " (w.anon: its anonymous RSS, without shared object-store pages), n = workers that ran;"
+        " ray sys = Ray daemons summed; tree = the whole tree's RSS at its peak"
+    )
     lines.append(header)
     print("\n".join(lines), flush=True)
     reference = None
@@ -155,11 +160,25 @@ def one_size(args, records: int, work: str) -> list[str]:
             if args.ray_address:
                 extra = extra + ["--ray-address", args.ray_address]
         out = os.path.join(work, f"report-{key}.json")
-        cmd = [args.python, "-m", "curate", "lint", truth["train"], truth["eval"], "--output-format", "json",
-               "--no-progress", "--exit-zero", "-o", out] + extra
+        cmd = [
+            args.python,
+            "-m",
+            "curate",
+            "lint",
+            truth["train"],
+            truth["eval"],
+            "--output-format",
+            "json",
+            "--no-progress",
+            "--exit-zero",
+            "-o",
+            out,
+        ] + extra
         run = lint(cmd, work, key)
         if run.status != 0:
-            lines.append(f"{label:<28} failed with exit status {run.status}: {' '.join(cmd)} (see {work}/stderr-{key}.txt)")
+            lines.append(
+                f"{label:<28} failed with exit status {run.status}: {' '.join(cmd)} (see {work}/stderr-{key}.txt)"
+            )
             print(lines[-1], flush=True)
             continue
         with open(out) as f:
@@ -169,15 +188,21 @@ def one_size(args, records: int, work: str) -> list[str]:
         recalls = "/".join(f"{found[k] / planted[k]:.2f}" if planted[k] else "-" for k in KINDS)
         driver, drv_cpu = run.of("driver")[0].hwm_mib, run.of("driver")[0].cpu_s
         ray_sys = sum(p.hwm_mib for p in run.of("ray system"))
-        lines.append(f"{label:<28} {run.wall_s:7.1f} {records / run.wall_s:8,.0f} {run.cpu_s:7.1f} {drv_cpu:7.1f} {driver:8,.0f} "
-                     f"{worker_figures(run)} {ray_sys:8,.0f} {run.peak_total_mib:8,.0f}  {recalls:<18} "
-                     f"{difference(report, reference)}")
+        lines.append(
+            f"{label:<28} {run.wall_s:7.1f} {records / run.wall_s:8,.0f} {run.cpu_s:7.1f} {drv_cpu:7.1f} {driver:8,.0f} "
+            f"{worker_figures(run)} {ray_sys:8,.0f} {run.peak_total_mib:8,.0f}  {recalls:<18} "
+            f"{difference(report, reference)}"
+        )
         print(lines[-1], flush=True)
     lines.append(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(lines[-1], flush=True)
     if args.stages:
-        done = subprocess.run([args.python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "stage_costs.py"),
-                               truth["train"]], capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [args.python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "stage_costs.py"), truth["train"]],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         lines.append(done.stdout.rstrip())
         print(lines[-1], flush=True)
     return lines
@@ -186,8 +211,11 @@ def one_size(args, records: int, work: str) -> list[str]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, nargs="+", default=[100_000], help="sizes (train + eval)")
-    parser.add_argument("--engines", default="local1,local2,ray1,ray2",
-                        help=f"comma-separated, of {', '.join(ENGINES)}; the first is the JSON reference")
+    parser.add_argument(
+        "--engines",
+        default="local1,local2,ray1,ray2",
+        help=f"comma-separated, of {', '.join(ENGINES)}; the first is the JSON reference",
+    )
     parser.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs curate")
     parser.add_argument("--stages", action="store_true", help="also time the similarity stages per record")

@@ -71,7 +71,7 @@ def _parents() -> dict[int, int]:
         if name.isdigit():
             stat = _read(f"/proc/{name}/stat")
             if stat:
-                out[int(name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+                out[int(name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
     return out
 
 
@@ -100,13 +100,14 @@ def _sample(proc: Proc) -> float:
     kib = {k: float(v[0]) / 1024 for k, v in fields.items() if v and k in ("VmHWM", "VmRSS", "RssAnon")}
     proc.hwm_mib = max(proc.hwm_mib, kib.get("VmHWM", 0.0))
     proc.anon_mib = max(proc.anon_mib, kib.get("RssAnon", 0.0))
-    ticks = stat[stat.rindex(")") + 2:].split()
+    ticks = stat[stat.rindex(")") + 2 :].split()
     proc.cpu_s = max(proc.cpu_s, (int(ticks[11]) + int(ticks[12])) / _TICK)
     return kib.get("VmRSS", 0.0)
 
 
-def run_tree(cmd: list[str], stdout_path: str, interval: float = 0.2, extra_ray: bool = False,
-             stderr_path: str | None = None) -> TreeRun:
+def run_tree(
+    cmd: list[str], stdout_path: str, interval: float = 0.2, extra_ray: bool = False, stderr_path: str | None = None
+) -> TreeRun:
     """Run ``cmd`` (stdout to ``stdout_path``, stderr to ``stderr_path`` or kept) and sample its tree until it exits."""
     before = set(_parents()) if extra_ray else set()
     seen: dict[int, Proc] = {}

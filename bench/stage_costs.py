@@ -36,8 +36,9 @@ def near_text(record: dict) -> str:
     """D002's text of a record: its normalized, role-tagged non-system turns."""
     name = detect(record)
     messages = to_messages(record, FORMATS[name]) if name else None
-    return "\n".join(f"{m.role}: {normalize(m.text)}" for m in messages or () if m.role != "system"
-                     and isinstance(m.text, str))
+    return "\n".join(
+        f"{m.role}: {normalize(m.text)}" for m in messages or () if m.role != "system" and isinstance(m.text, str)
+    )
 
 
 def timed(fn, *args):
@@ -64,18 +65,23 @@ def main():
     keys, t_keys = timed(band_keys, settings, sets)
     pairs, t_group = timed(lambda: list(candidates(settings, keys)))
     (who, _, _), t_verify = timed(earliest_verified, settings, pairs, sets, 1, n)
-    _, t_rules = timed(lint_paths, [args.path], Config(select=["F", "R", "C", "Q", "S"], ignore=["C001"]), None,
-                       (), 1)
+    _, t_rules = timed(lint_paths, [args.path], Config(select=["F", "R", "C", "Q", "S"], ignore=["C001"]), None, (), 1)
     n_pairs = sum(len(p) for p in pairs)
-    rows = [("read + parse + normalize", t_read), ("shingle (3-gram hashes)", t_shingle),
-            (f"band keys ({settings.bands} bands x {settings.banding[1]} rows)", t_keys),
-            (f"group-by -> {n_pairs / n:.1f} candidate pairs/record", t_group),
-            (f"verify -> {len(who):,} records with a match", t_verify), ("record rules (F,R,C,Q,S)", t_rules)]
+    rows = [
+        ("read + parse + normalize", t_read),
+        ("shingle (3-gram hashes)", t_shingle),
+        (f"band keys ({settings.bands} bands x {settings.banding[1]} rows)", t_keys),
+        (f"group-by -> {n_pairs / n:.1f} candidate pairs/record", t_group),
+        (f"verify -> {len(who):,} records with a match", t_verify),
+        ("record rules (F,R,C,Q,S)", t_rules),
+    ]
     print(f"stage costs on {n:,} records of {args.path} (CPU, one process):")
     for label, seconds in rows:
         print(f"  {label:<48} {seconds:7.2f} s  {seconds / n * 1e6:8.1f} us/record")
-    print(f"  bytes/record between stages: band keys {4 * settings.bands}, shingle hashes "
-          f"{4 * len(sets.values) / n:.0f} (mean {len(sets.values) / n:.0f} shingles)")
+    print(
+        f"  bytes/record between stages: band keys {4 * settings.bands}, shingle hashes "
+        f"{4 * len(sets.values) / n:.0f} (mean {len(sets.values) / n:.0f} shingles)"
+    )
 
 
 if __name__ == "__main__":
