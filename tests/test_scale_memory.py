@@ -33,7 +33,7 @@ def _reference(sets: ShingleSets, share: float, min_records: int, min_rest: int 
     return out
 
 
-@pytest.mark.parametrize("block", [1, 7, 1 << 22])
+@pytest.mark.parametrize("block", [1, 7, 1 << 20])
 @pytest.mark.parametrize("in_place", [False, True])
 def test_boilerplate_filter_by_blocks_and_in_place_keeps_each_records_rest(monkeypatch, block, in_place):
     monkeypatch.setattr(shingling, "_FILTER_BLOCK", block)
