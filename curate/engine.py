@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, islice
 
+import numpy as np
+
 from curate.config import Config
 from curate.diagnostics import Diagnostic, Finding, Summary, at_or_above
 from curate.discovery import discover
@@ -45,33 +47,74 @@ class RuleContext:
 
 
 class RecordTable:
-    """Path, line, split and content digest of every record, by record index, in compact arrays."""
+    """Path, line, split and content digest of every record, by record index, in compact numpy columns.
+
+    A million records take about 17 MB (no Python object per record); ``splits[i]`` is record ``i``'s split name.
+    """
 
     def __init__(self):
+        from curate.crossrecord.column import Column
+
         self.paths: list[str] = []
         self._path_ids: dict[str, int] = {}
-        self._cols: dict[str, list] = {"path": [], "line": [], "digest": []}
-        self.splits: list[str] = []
+        self._split_names: list[str] = []
+        self._split_ids: dict[str, int] = {}
+        self._cols = {"path": Column(np.int32), "line": Column(np.int32), "split": Column(np.int8),
+                      "digest": Column(np.uint64)}
+        self.splits = _SplitNames(self)
 
-    def add(self, refs: list[RecordRef], digests: list[int]) -> None:
+    def add(self, refs: list[RecordRef], digests: Sequence[int]) -> None:
+        paths, splits = [], []
         for r in refs:
             pid = self._path_ids.setdefault(r.path, len(self.paths))
             if pid == len(self.paths):
                 self.paths.append(r.path)
-            self._cols["path"].append(pid)
-            self._cols["line"].append(r.line)
-            self.splits.append(r.split)
-        self._cols["digest"].extend(digests)
+            sid = self._split_ids.setdefault(r.split, len(self._split_names))
+            if sid == len(self._split_names):
+                self._split_names.append(r.split)
+            paths.append(pid)
+            splits.append(sid)
+        self._cols["path"].extend(paths)
+        self._cols["line"].extend([r.line for r in refs])
+        self._cols["split"].extend(splits)
+        self._cols["digest"].extend(np.asarray(digests, dtype=np.uint64))
 
     def __len__(self):
-        return len(self.splits)
+        return len(self._cols["split"].data)
 
     def location(self, index: int):
         from curate.diagnostics import Location
-        return Location(self.paths[self._cols["path"][index]], self._cols["line"][index])
+        return Location(self.paths[self._cols["path"].data[index]], self._cols["line"].data[index])
 
     def digest(self, index: int) -> int:
-        return self._cols["digest"][index]
+        return int(self._cols["digest"].view()[index])
+
+    def split(self, index: int) -> str:
+        return self._split_names[self._cols["split"].data[index]]
+
+    def digests_at(self, locations: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The digest of the record at each ``(path, line)`` found in the table (one vectorized lookup)."""
+        wanted = [(self._path_ids[p], line, (p, line)) for p, line in locations if p in self._path_ids]
+        if not wanted:
+            return {}
+        keys = (self._cols["path"].view().astype(np.int64) << 32) | self._cols["line"].view().astype(np.int64)
+        targets = np.array([(pid << 32) | line for pid, line, _ in wanted], dtype=np.int64)
+        rows = np.flatnonzero(np.isin(keys, targets))
+        found = dict(zip(keys[rows].tolist(), self._cols["digest"].view()[rows].tolist()))
+        return {loc: found[(pid << 32) | line] for pid, line, loc in wanted if (pid << 32) | line in found}
+
+
+class _SplitNames:
+    """``table.splits[i]``: record ``i``'s split name, without a list of a million strings."""
+
+    def __init__(self, table: RecordTable):
+        self._table = table
+
+    def __getitem__(self, index: int) -> str:
+        return self._table.split(index)
+
+    def __len__(self) -> int:
+        return len(self._table)
 
 
 @dataclass
@@ -218,11 +261,7 @@ def _fingerprint_dataset_findings(diagnostics: list[Diagnostic], table: RecordTa
     wanted = {(d.path, d.line) for d in diagnostics if not d.fingerprint}
     if not wanted:
         return
-    digests = {}
-    for i in range(len(table)):
-        loc = table.location(i)
-        if loc in wanted:
-            digests[loc] = table.digest(i)
+    digests = table.digests_at(wanted)
     for d in diagnostics:
         if not d.fingerprint:
             d.fingerprint = fingerprint(d, digests.get((d.path, d.line), 0))

@@ -325,3 +325,21 @@ def test_a_test_file_from_an_earlier_three_way_split_is_pointed_out(data, tmp_pa
     result = run_split(path, "--ratios", "0.9,0.1", "-o", tmp_path / "out")
     assert result.exit_code == 0
     assert f"warning: {tmp_path / 'out' / 'test.jsonl'} is from an earlier split and was left as is" in result.output
+
+
+def test_features_released_for_the_final_lint_are_read_again_when_it_moves_clusters(data, tmp_path, monkeypatch):
+    path, _, _ = data
+    monkeypatch.setattr(split_module, "clusters", lambda feats, opts: np.arange(len(feats)))
+    real, had_features = SplitPlan.leaking_records, []
+
+    def blind_first(self):  # the in-memory verification misses everything once: the lint must catch it
+        had_features.append(self.feats is not None)
+        return real(self) if len(had_features) > 1 else np.empty(0, np.int64)
+
+    monkeypatch.setattr(SplitPlan, "leaking_records", blind_first)
+    result = run_split(path, "--ratios", "0.6,0.4", "--seed", 2, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert int(re.search(r"to train, (\d+) of them on the lint of the outputs", result.output)[1]) > 0
+    assert len(had_features) > 1 and all(had_features)
+    outputs = [str(tmp_path / "out" / "train.jsonl"), str(tmp_path / "out" / "eval.jsonl")]
+    assert lint_paths(outputs, Config(select=["L001", "L002", "L003"])).diagnostics == []

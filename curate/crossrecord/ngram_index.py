@@ -27,6 +27,24 @@ class BitFilter:
         return ((self.bitmap[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1).astype(bool)
 
 
+def _distinct_grams(parts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted distinct n-gram hashes, first record holding each (int32), records holding each (int32))
+    from ``(values, rows)`` parts; the parts' arrays are freed as they are joined."""
+    keys = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.uint64)
+    owner = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int32)
+    parts.clear()
+    order = np.lexsort((owner, keys))
+    keys = keys[order]
+    owner = owner[order]
+    del order
+    new = np.ones(len(keys), dtype=bool)
+    new[1:] = keys[1:] != keys[:-1]
+    starts = np.flatnonzero(new)
+    del new
+    counts = np.diff(np.append(starts, len(keys))).astype(np.int32)
+    return keys[starts], owner[starts], counts
+
+
 class NgramIndex:
     """Protected n-gram hashes (sorted, with their first record and record count), and the training
     records' hits on them in text order. The engine streams protected files first, so the index is
@@ -42,22 +60,14 @@ class NgramIndex:
         self._gram_filter: BitFilter | None = None
 
     def add_protected(self, values: np.ndarray, rows: np.ndarray) -> None:
-        self._protected.append((values, rows))
+        self._protected.append((values, np.asarray(rows, dtype=np.int32)))  # record numbers fit 31 bits
 
     def check_training(self, base: int, rows, values, offsets, texts) -> None:
         """L004 as training records arrive (the engine streams protected records first)."""
         if self._grams is None:
-            parts = self._protected
+            self._grams = _distinct_grams(self._protected)
             self._protected = []
-            keys = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.uint64)
-            owner = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
-            order = np.lexsort((owner, keys))
-            keys, owner = keys[order], owner[order]
-            new = np.ones(len(keys), dtype=bool)
-            new[1:] = keys[1:] != keys[:-1]
-            starts = np.flatnonzero(new)
-            self._grams = (keys[starts], owner[starts], np.diff(np.append(starts, len(keys))))
-            self._gram_filter = BitFilter(keys[starts])
+            self._gram_filter = BitFilter(self._grams[0])
         keys, _, counts = self._grams
         if not len(keys) or not len(values):
             return

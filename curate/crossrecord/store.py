@@ -102,8 +102,10 @@ def _extend_keys(columns: dict, parts: dict) -> None:
 
 
 def _sets(values: np.ndarray, sizes: np.ndarray) -> ShingleSets:
-    """The shingle sets less their boilerplate (see ``without_common``)."""
-    return without_common(ShingleSets(values, offsets_of(sizes)), BOILERPLATE_SHARE, BOILERPLATE_MIN_RECORDS)
+    """The shingle sets less their boilerplate (see ``without_common``), written over the store's own
+    column: the columns are frozen once, and a second copy of every shingle would double the peak."""
+    return without_common(ShingleSets(values, offsets_of(sizes)), BOILERPLATE_SHARE, BOILERPLATE_MIN_RECORDS,
+                          in_place=True)
 
 
 def _whole(values: np.ndarray, sizes: np.ndarray) -> ShingleSets:

@@ -13,6 +13,8 @@ _MAX_HASH = np.uint64((1 << 32) - 1)
 # UTF-8 bytes per fast-hashing batch (temporaries are ~30 bytes per byte).
 _FAST_BATCH_BYTES = 1 << 20
 _POLY_BASE = 0x100000001B3
+# Hash values per block of the boilerplate filter (``without_common``).
+_FILTER_BLOCK = 1 << 20
 # Whitespace that str.split() knows beyond ASCII; the fast hasher splits
 # UTF-8 bytes on ASCII whitespace only (multi-byte sequences never contain
 # ASCII bytes), so texts holding these are re-split in Python first.
@@ -107,33 +109,61 @@ class ShingleSets:
 
 
 def without_common(sets: ShingleSets, share: float, min_records: int, min_rest: int = 5,
-                   sample: int = 20_000) -> ShingleSets:
+                   sample: int = 20_000, *, in_place: bool = False) -> ShingleSets:
     """The sets less their boilerplate: hashes found in at least ``share`` of the records (and in at least
     ``min_records``), such as a tool description or an instruction template many records repeat.
 
     Document frequencies are counted on up to ``sample`` evenly spaced records. A record with fewer than
     ``min_rest`` hashes besides boilerplate keeps its whole set: a template that differs in one slot word
-    is still compared whole, and two copies of it are near-duplicates.
+    is still compared whole, and two copies of it are near-duplicates. Records are filtered a block at a
+    time (temporaries stay a few MB); ``in_place`` writes the result over ``sets.values`` (which must be
+    writable, and is then no longer ``sets``'s content) instead of into a new array.
     """
     n = len(sets)
     if n < min_records or not len(sets.values):
         return sets
+    common = _common_values(sets, share, min_records, sample)
+    if not len(common):
+        return sets
+    values, offsets = sets.values, sets.offsets
+    out = values if in_place else np.empty_like(values)
+    new_offsets = np.zeros(n + 1, dtype=np.int64)
+    written = 0
+    for lo, hi in _record_blocks(offsets, _FILTER_BLOCK):
+        part = values[offsets[lo]:offsets[hi]]
+        local = offsets[lo:hi + 1] - offsets[lo]
+        keep = common[np.minimum(np.searchsorted(common, part), len(common) - 1)] != part
+        keep |= np.repeat(_segment_sums(keep, local) < min_rest, np.diff(local))
+        kept = part[keep]  # a copy: in place, the write below never reaches values not yet read
+        np.cumsum(_segment_sums(keep, local), out=new_offsets[lo + 1:hi + 1])
+        new_offsets[lo + 1:hi + 1] += written
+        out[written:written + len(kept)] = kept
+        written += len(kept)
+    return ShingleSets(out[:written], new_offsets)
+
+
+def _common_values(sets: ShingleSets, share: float, min_records: int, sample: int) -> np.ndarray:
+    """Sorted hashes in at least ``share`` of ``sample`` evenly spaced records (and ``min_records`` overall)."""
+    n = len(sets)
     rows = np.linspace(0, n - 1, min(n, sample)).astype(np.int64)
     starts, stops = sets.offsets[rows], sets.offsets[rows + 1]
     picked = np.concatenate([sets.values[a:b] for a, b in zip(starts.tolist(), stops.tolist())])
-    values, counts = np.unique(picked, return_counts=True)
-    common = values[counts >= max(min_records * len(rows) / n, share * len(rows))]
-    if not len(common):
-        return sets
-    boiler = np.isin(sets.values, common)
-    # per-value work in 1-byte masks and 4-byte running counts (no per-value record numbers): memory
-    kept = _segment_sums(~boiler, sets.offsets)
-    keep = ~boiler
-    keep |= np.repeat(kept < min_rest, sets.sizes())
-    del boiler
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(_segment_sums(keep, sets.offsets), out=offsets[1:])
-    return ShingleSets(sets.values[keep], offsets)
+    picked.sort()  # in place: np.unique's copies cost more than the sample itself
+    new = np.ones(len(picked), dtype=bool)
+    new[1:] = picked[1:] != picked[:-1]
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(picked)))
+    return picked[starts[counts >= max(min_records * len(rows) / n, share * len(rows))]]
+
+
+def _record_blocks(offsets: np.ndarray, size: int):
+    """``(lo, hi)`` record ranges of about ``size`` values each (at least one record each)."""
+    n, lo = len(offsets) - 1, 0
+    while lo < n:
+        hi = int(np.searchsorted(offsets, offsets[lo] + size, side="right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        yield lo, hi
+        lo = hi
 
 
 def _segment_sums(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -98,7 +98,11 @@ def split_file(path: str, output_dir: str, ratios: Sequence[float], seed: int = 
 def _split_held(path, output_dir, outputs, ratios, seed, config, jobs, held) -> SplitReport:
     fmt = config.format
     opts = SplitOptions.from_config(config)
-    plan = plan_split(read_features(path, fmt, opts, jobs, config.max_record_bytes), ratios, seed, opts)
+
+    def read():
+        return read_features(path, fmt, opts, jobs, config.max_record_bytes)
+
+    plan = plan_split(read(), ratios, seed, opts)
     try:
         os.makedirs(output_dir, exist_ok=True)
         remove_stale(os.path.join(output_dir, STAGING_PREFIX + "*"))  # left by killed runs
@@ -112,10 +116,12 @@ def _split_held(path, output_dir, outputs, ratios, seed, config, jobs, held) -> 
         lint_moved = 0
         while True:
             _write(path, fmt, plan.record_splits(), staged, config.max_record_bytes)
+            plan.feats = None  # the lint's own features take their place (peak memory); read again if needed
             moved = plan.move_to_train(_lint_leaks(staged, plan, config, jobs))
             if not moved:
                 break
             lint_moved += moved
+            plan.feats = read()
             plan.settle()
         held.check_unchanged()
         for src, dst in zip(staged, outputs):

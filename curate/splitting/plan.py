@@ -76,7 +76,7 @@ def targets(n: int, ratios: Sequence[float]) -> list[int]:
 class SplitPlan:
     """Which split each cluster goes to; ``settle`` makes it leak-free."""
 
-    feats: Features
+    feats: Features | None  # None while the final lint runs (``split_file``); ``settle`` needs them
     labels: np.ndarray
     ratios: tuple
     seed: int
@@ -141,6 +141,7 @@ class SplitPlan:
     def leaking_records(self) -> np.ndarray:
         """Held-out records with an equal or near text or prompt in train."""
         feats, opts = self.feats, self.opts
+        assert feats is not None, "the plan's features were released"
         text, prompt = search(opts.text_config), search(opts.prompt_config)
         splits = self.record_splits()
         prompt_splits = splits[feats.prompt_rows]
