@@ -3,10 +3,11 @@
     python bench/bench_startup.py [--runs 21] [--records 5] [--importtime]
 
 Both commands run as fresh processes, interleaved (so a change in machine load hits both alike), with
-the installed `curate` console script beside this interpreter; each is timed from spawn to exit, wall-clock
-and CPU (user + system: steadier than wall on a loaded machine), and the medians are reported. A first, untimed run writes the bytecode cache (the children
-run without PYTHONDONTWRITEBYTECODE, as an installed package would). `--importtime` also prints the slowest imports of one lint run
-(`python -X importtime -m curate lint ...`, cumulative microseconds).
+the installed `curate` console script beside this interpreter. Each run is timed from spawn to exit,
+wall-clock and CPU (user + system of the child: steadier than wall on a loaded machine); the medians
+are reported. A first, untimed run writes the bytecode cache (the children run without
+PYTHONDONTWRITEBYTECODE, as an installed package would). `--importtime` also lists the slowest
+imports of one lint run (`python -X importtime -m curate lint ...`, cumulative milliseconds).
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ def timed(command: list[str], cwd: str) -> tuple[float, float]:
 
 def slowest_imports(command: list[str], cwd: str, top: int) -> list[tuple[int, str]]:
     """(cumulative microseconds, module) of the `top` slowest imports of one run."""
-    run = subprocess.run([sys.executable, "-X", "importtime", *command], cwd=cwd, env=ENV, capture_output=True, text=True)
+    command = [sys.executable, "-X", "importtime", *command]
+    run = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
     rows = []
     for line in run.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _, cumulative, name = line[len("import time:"):].split("|")
+        _, cumulative, name = line.removeprefix("import time:").split("|")
         rows.append((int(cumulative), name.rstrip()))
     return sorted(rows, reverse=True)[:top]
 
@@ -78,7 +80,8 @@ def main():
         for name, label in (("pass", "python -c pass"), ("lint", "curate lint train.jsonl")):
             walls, cpus = zip(*runs[name])
             medians[name] = statistics.median(walls)
-            print(f"{label:24}  wall {medians[name]:.3f} ({min(walls):.3f})  CPU {statistics.median(cpus):.3f} ({min(cpus):.3f})")
+            cpu = statistics.median(cpus)
+            print(f"{label:24}  wall {medians[name]:.3f} ({min(walls):.3f})  CPU {cpu:.3f} ({min(cpus):.3f})")
         print(f"curate's own share:       wall {medians['lint'] - medians['pass']:.3f}")
         if args.importtime:
             print("slowest imports (cumulative ms):")
