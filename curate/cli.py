@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import sys
 
@@ -158,7 +159,32 @@ def _silence_stdout() -> None:
         pass
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live in their own modules, imported only when named or listed (`curate lint` loads none).
+LAZY_COMMANDS = {  # name: (module:attribute, the shared options it also takes)
+    "split": ("curate.splitting.command:split", (engine_options,)),
+    "train": ("curate.train.cli:train_command", ()),
+    "export": ("curate.train.export:export_command", ()),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a LAZY_COMMANDS entry the first time it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            target, options = LAZY_COMMANDS[cmd_name]
+            module, _, name = target.partition(":")
+            command = getattr(importlib.import_module(module), name)
+            for add_options in options:
+                command = add_options(command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="curate")
 def cli():
     """Lint, curate and certify conversation datasets for LLM fine-tuning."""
@@ -191,8 +217,6 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
          tokenizer, jobs, output_format, output_file, statistics, fail_on, exit_zero, quiet, color, show_settings,
          show_files, baseline, write_baseline, certificate, key_file, progress, want_fix, engine, ray_address):
     """Lint dataset files and directories (default: the configured `paths`)."""
-    from curate.baseline import filter_new, load_baseline
-    from curate.baseline import write_baseline as save_baseline
     from curate.outputs import check_lint_outputs
     from curate.progress import progress_for
 
@@ -222,9 +246,11 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
     result = lint_paths(paths, cfg, _split_pairs(split_pairs), reference, jobs, progress_for(progress), tokenizer)
     diagnostics = result.diagnostics
     if write_baseline:
+        from curate.baseline import write_baseline as save_baseline
         save_baseline(write_baseline, diagnostics)
         _note(quiet, f"Wrote {len(diagnostics)} findings to {write_baseline}")
     if baseline:
+        from curate.baseline import filter_new, load_baseline
         diagnostics = filter_new(diagnostics, load_baseline(baseline))
     fmt = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     render = REPORTERS[fmt]
@@ -358,19 +384,6 @@ def fix(paths, config_path, select, ignore, extend_select, record_format, field_
         click.echo(report.describe(), err=True)
         sys.exit(1 if report.diff else 0)
     click.echo(report.describe())
-
-
-def _add_commands():
-    """Commands that live in their own modules (importing them loads no torch)."""
-    from curate.splitting.command import split
-    from curate.train.cli import train_command
-    from curate.train.export import export_command
-    cli.add_command(engine_options(split))  # --engine and --ray-address, as on lint and fix
-    cli.add_command(train_command)
-    cli.add_command(export_command)
-
-
-_add_commands()
 
 
 def main():

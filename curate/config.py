@@ -19,11 +19,6 @@ from curate.formats import BUILTIN
 from curate.reader import DEFAULT_MAX_RECORD_BYTES
 from curate.split_names import ASSIGNABLE
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 _CODES = {"type": "array", "items": {"type": "string"}}
 _GLOBS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 SCHEMA = {
@@ -238,6 +233,10 @@ def _has_tool_curate(path: str) -> bool:
 
 
 def _read_toml(path: str, data: bytes | None = None) -> dict:
+    if sys.version_info >= (3, 11):  # imported here: most runs read no config file
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     if data is None:
         data = _read_bytes(path)
     try:

@@ -36,7 +36,7 @@ class Found:
 
 def discover(paths: list[str], config=None) -> list[Found]:
     """Every dataset file the arguments stand for, each once, in argument order (a directory's sorted)."""
-    excludes = Excludes.from_config(config)
+    excludes: Excludes | None = None  # compiled when the first directory is walked
     out: list[Found] = []
     seen: set[str] = set()
     for p in paths:
@@ -44,6 +44,7 @@ def discover(paths: list[str], config=None) -> list[Found]:
             out.append(Found(p))
             continue
         if os.path.isdir(p):
+            excludes = excludes or Excludes.from_config(config)
             found = _walk(p, excludes)
             if not found:
                 raise CurateError(f"{p}: no dataset files in this directory (looked for "

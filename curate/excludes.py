@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 DEFAULT_EXCLUDE = ("node_modules", "__pycache__", "venv", "site-packages", "__pypackages__")
 _GLOB_CHARS = re.compile(r"([\[\]*?!#\\])")
 
 
 def _spec(lines) -> pathspec.GitIgnoreSpec:
+    import pathspec  # only when a directory is walked: slow to import
+
     return pathspec.GitIgnoreSpec.from_lines(list(lines))
 
 

@@ -24,3 +24,15 @@ def test_every_package_is_listed_for_setuptools():
                 rel = os.path.relpath(dirpath, os.path.join(ROOT, folder))
                 on_disk.add(name if rel == "." else f"{name}.{rel.replace(os.sep, '.')}")
     assert on_disk == set(setuptools["packages"])
+
+
+def test_mypy_sees_every_mapped_package_under_its_installed_name():
+    """mypy has no package-dir table: .mypy-packages/ links each mapped folder under its dotted name."""
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        config = tomllib.load(f)["tool"]
+    links = os.path.join(ROOT, ".mypy-packages")
+    for name, folder in config["setuptools"]["package-dir"].items():
+        if name != folder:
+            link = os.path.join(links, *name.split("."))
+            assert os.path.realpath(link) == os.path.realpath(os.path.join(ROOT, folder)), name
+            assert os.path.relpath(link, ROOT) in config["mypy"]["files"], name

@@ -57,7 +57,9 @@ def test_groups_cover_every_split_once():
 
 
 def _choices(command: str, option: str) -> list[str]:
-    params = {p.name: p for p in cli.commands[command].params}
+    found = cli.get_command(click.Context(cli), command)
+    assert found is not None
+    params = {p.name: p for p in found.params}
     kind = params[option].type
     assert isinstance(kind, click.Choice)
     return list(kind.choices)

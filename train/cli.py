@@ -9,19 +9,22 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 import click
 
 from curate.errors import CurateError
 from curate.train import is_main_process
-from curate.train.config import METHODS, REPORT_TO, check_report_to, load_config
+from curate.train.config import METHODS, REPORT_TO, TrainConfig, check_report_to, load_config
 from curate.train.gate import Gate
 from curate.train.mixing import DataFileParam
 from curate.train.model import check_model_source, first_line
 from curate.train.noise import quiet_third_parties
 from curate.train.outputdir import prepare_output
 from curate.train.report import REPORT_NAME
+
+if TYPE_CHECKING:
+    from curate.snapshot import Snapshot
 
 TRAIN_EXTRA_HINT = 'training needs the train extra: pip install "curate-sft[train]"'
 OOM_ADVICE = (
@@ -39,17 +42,17 @@ class RunSettings(NamedTuple):
     data: tuple  # of curate.train.mixing.DataFile
     eval: str | None
     output: str
-    config: object
+    config: TrainConfig
     chat_template: str | None
     certificate: str | None
     gate: dict
-    snapshot: object  # curate.snapshot.Snapshot: the bytes the gate hashed and linted
+    snapshot: Snapshot | None  # the bytes the gate hashed and linted
     resume: bool
 
 _FILE = click.Path(exists=True, dir_okay=False)
 
 
-def _fail(message: str, code: int):
+def _fail(message: str, code: int) -> NoReturn:
     """Print one ``error:`` line on stderr and exit with ``code``."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)

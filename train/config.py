@@ -135,7 +135,7 @@ def _check_value(source: str, key: str, value):
         close = difflib.get_close_matches(key, _FIELDS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"{source}: unknown key {key!r}{hint}")
-    kind = _FIELDS[key].type
+    kind = str(_FIELDS[key].type)  # the annotation's text (annotations are not evaluated here)
     types, description = _TYPES[kind]
     ok = isinstance(value, types) and (kind == "bool" or not isinstance(value, bool))
     if ok and isinstance(value, list):
@@ -176,6 +176,6 @@ def load_config(path: str | None, overrides: dict) -> TrainConfig:
         settings = read_config_file(path)
     else:
         lint_config = load_lint_config()
-        settings = _validated(lint_config.source, lint_config.train)
+        settings = _validated(lint_config.source or "the lint configuration", lint_config.train)
     settings.update({key: value for key, value in overrides.items() if value is not None})
     return TrainConfig(**settings)

@@ -84,7 +84,7 @@ def load_model(name: str, method: str, precision_name: str):
         # without grad (each evaluation), and the repacked path has no backward: keep the training layout.
         for module in model.modules():
             if hasattr(module, "support_avx512bf16_for_cpu"):
-                module.support_avx512bf16_for_cpu = False
+                module.support_avx512bf16_for_cpu = False  # type: ignore[assignment]  # a bitsandbytes flag, not a tensor
     return model
 
 

@@ -21,6 +21,7 @@ calls is an error naming the template, never an empty target.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from curate.errors import CurateError
@@ -79,10 +80,8 @@ def inspect_template(tokenizer) -> TemplateInfo:
     except Exception as exc:  # the template is unusable: say so with its own error
         raise TemplateError(f"the chat template of {name} cannot render a plain exchange: {first_line(exc)}") from exc
     info = TemplateInfo(name, folds, _end_of_turn(tokenizer, text))
-    try:
+    with contextlib.suppress(AttributeError):  # a tokenizer that refuses attributes is probed each time
         tokenizer._curate_template_info = (tokenizer.chat_template, info)
-    except AttributeError:  # pragma: no cover - a tokenizer that refuses attributes is probed each time
-        pass
     return info
 
 

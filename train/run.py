@@ -11,6 +11,7 @@ import torch
 from transformers import EarlyStoppingCallback
 
 from curate.certificate import file_sha256
+from curate.snapshot import Snapshot
 from curate.splitting import split_records
 from curate.train import checks, is_main_process, tokcache
 from curate.train import model as models
@@ -40,7 +41,7 @@ class RunInputs:
     chat_template: str | None = None
     certificate: str | None = None
     gate: dict | None = None  # the gate's report: how it passed, the lint configuration used
-    snapshot: object = None  # curate.snapshot.Snapshot: the bytes the gate hashed and linted
+    snapshot: Snapshot | None = None  # the bytes the gate hashed and linted
     resume: bool = False
 
 

@@ -166,6 +166,8 @@ class QuietProgress(ProgressCallback):
 class CurateTrainer(Trainer):
     """The Trainer, counting trained tokens and the time spent on training alone (not eval, not saving)."""
 
+    samples: SampleGenerations  # its sample-generation callback (build_trainer sets it)
+
     def __init__(self, *args, ordered: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.ordered = ordered
@@ -214,6 +216,7 @@ def build_trainer(
 ) -> tuple[CurateTrainer, DivergenceMonitor]:
     """A Trainer with early stopping on eval loss, the divergence monitor, and packed or length-grouped batches."""
     monitor = DivergenceMonitor(config.lr)
+    collator: FlatteningCollator | PaddingCollator
     if config.packing:
         train_rows, collator = packed_rows(train_set, config.max_seq_len), FlatteningCollator()
     else:

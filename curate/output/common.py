@@ -9,7 +9,7 @@ from urllib.parse import quote
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 and C1 controls, DEL, line and paragraph separators, bidirectional overrides and isolates
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_XML = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"  # compiled on first use: slow to compile
 
 
 def relative_path(path: str) -> str:
@@ -41,4 +41,4 @@ def _escape(m: re.Match) -> str:
 
 def xml_text(text: str) -> str:
     """Text an XML 1.0 document may hold: characters XML forbids are dropped, lone surrogates replaced."""
-    return _NOT_XML.sub("", scrub(text))
+    return re.sub(_NOT_XML, "", scrub(text))

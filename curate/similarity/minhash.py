@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -89,6 +88,8 @@ class MinHasher:
         bounds = [0, *sorted(set(int(c) for c in cuts)), n]
         blocks = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
         if len(blocks) > 1:
+            from concurrent.futures import ThreadPoolExecutor  # only for a split batch: slow to import
+
             with ThreadPoolExecutor(len(blocks)) as pool:
                 list(pool.map(lambda blk: self._fill(values, offsets, blk[0], blk[1], out), blocks))
         else:

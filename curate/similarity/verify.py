@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.similarity.arrays import S32, segment_starts
+from curate.similarity.arrays import S32, segment_starts, sorted_unique
 from curate.similarity.shingling import ShingleSets
 
 # Elements gathered per verification batch (two uint64 arrays of this size).
@@ -40,7 +40,7 @@ def pair_jaccard(left: ShingleSets, right: ShingleSets, pairs: np.ndarray) -> np
     sims = np.empty(len(pairs), dtype=np.float64)
     work = np.cumsum(left.sizes()[pairs[:, 0]] + right.sizes()[pairs[:, 1]])
     marks = np.searchsorted(work, np.arange(_VERIFY_BATCH, work[-1] if len(work) else 0, _VERIFY_BATCH))
-    bounds = np.unique(np.concatenate([[0], marks, [len(pairs)]]).astype(np.int64))
+    bounds = sorted_unique(np.concatenate([[0], marks, [len(pairs)]]).astype(np.int64))
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         batch = pairs[lo:hi]
         tag = np.arange(len(batch), dtype=np.uint64) << S32
