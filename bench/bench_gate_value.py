@@ -34,10 +34,12 @@ def word(rng: random.Random, parts: int) -> str:
 
 
 def fact(key: str, value: str, filler: str = "") -> dict:
-    return {"messages": [
-        {"role": "user", "content": f"What is the secret word for {key}?{filler}"},
-        {"role": "assistant", "content": f"{value}."},
-    ]}
+    return {
+        "messages": [
+            {"role": "user", "content": f"What is the secret word for {key}?{filler}"},
+            {"role": "assistant", "content": f"{value}."},
+        ]
+    }
 
 
 def make_data(root: Path, seed: int, n_train: int, n_eval: int, n_held: int, n_contradictions: int) -> dict:
@@ -67,15 +69,22 @@ def curated_data(root: Path, seed: int) -> dict:
     fixed = curate_cli("fix", "pool.jsonl", "--unsafe", "-o", "pool.fixed.jsonl", cwd=root)
     if fixed.returncode not in (0, 1):
         raise SystemExit(f"curate fix failed: {fixed.stderr}")
-    split = curate_cli("split", "pool.fixed.jsonl", "--ratios", "0.85,0.15", "--seed", str(seed), "-o", "curated", cwd=root)
+    split = curate_cli(
+        "split", "pool.fixed.jsonl", "--ratios", "0.85,0.15", "--seed", str(seed), "-o", "curated", cwd=root
+    )
     if split.returncode != 0:
         raise SystemExit(f"curate split failed: {split.stderr}")
+
     def lines(path) -> int:
         return len(Path(path).read_text().splitlines())
 
-    return {"pool": lines(pool), "after_fix": lines(root / "pool.fixed.jsonl"),
-            "train": lines(root / "curated/train.jsonl"), "eval": lines(root / "curated/eval.jsonl"),
-            "fix_summary": fixed.stdout.strip().splitlines()[-1:] }
+    return {
+        "pool": lines(pool),
+        "after_fix": lines(root / "pool.fixed.jsonl"),
+        "train": lines(root / "curated/train.jsonl"),
+        "eval": lines(root / "curated/eval.jsonl"),
+        "fix_summary": fixed.stdout.strip().splitlines()[-1:],
+    }
 
 
 def train(root: Path, model: str, data: str, eval_path: str, output: str, args) -> dict:
@@ -83,9 +92,21 @@ def train(root: Path, model: str, data: str, eval_path: str, output: str, args) 
     from curate.train.config import TrainConfig
     from curate.train.run import RunInputs, run
 
-    config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=8, grad_accum=1, lora_r=args.lora_r, lora_alpha=2 * args.lora_r,
-                         target_modules="all-linear", max_seq_len=256, seed=args.seed, logging_steps=5,
-                         early_stopping_patience=1000, packing=False, save_total_limit=1)
+    config = TrainConfig(
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=8,
+        grad_accum=1,
+        lora_r=args.lora_r,
+        lora_alpha=2 * args.lora_r,
+        target_modules="all-linear",
+        max_seq_len=256,
+        seed=args.seed,
+        logging_steps=5,
+        early_stopping_patience=1000,
+        packing=False,
+        save_total_limit=1,
+    )
     started = time.time()
     report = run(RunInputs(model, str(root / data), str(root / eval_path), str(root / output), config, gate="none"))
     report["bench_wall_s"] = round(time.time() - started, 1)
@@ -109,8 +130,9 @@ def loss_on(model_dir: str, adapter_dir: str, path: Path) -> float:
         for example in examples:
             ids, labels = torch.tensor([example.input_ids]), torch.tensor([example.labels])
             logits = model(input_ids=ids).logits[:, :-1]
-            losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels[:, 1:], ignore_index=IGNORE_INDEX,
-                                                       reduction="sum")
+            losses = torch.nn.functional.cross_entropy(
+                logits.transpose(1, 2), labels[:, 1:], ignore_index=IGNORE_INDEX, reduction="sum"
+            )
             total += losses.item()
             count += (labels[:, 1:] != IGNORE_INDEX).sum().item()
     return round(total / count, 4)
@@ -122,7 +144,9 @@ def build_bench_model(root: Path, args) -> str:
 
     model = str(root / "tiny")
     tokenizer = build_tokenizer(conversation_texts([str(root / "train_leaky.jsonl"), str(root / "heldout.jsonl")]), 500)
-    build_model(tokenizer, hidden_size=args.hidden, layers=2, seed=args.seed, initializer_range=0.1).save_pretrained(model)
+    build_model(tokenizer, hidden_size=args.hidden, layers=2, seed=args.seed, initializer_range=0.1).save_pretrained(
+        model
+    )
     tokenizer.save_pretrained(model)
     return model
 
@@ -145,12 +169,22 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     sizes = make_data(root, args.seed, args.train_facts, args.eval_facts, args.heldout_facts, args.contradictions)
     curated = curated_data(root, args.seed)
-    gate = curate_cli("lint", "train_leaky.jsonl", "eval.jsonl", "--split", "train=train_leaky.jsonl",
-                      "--split", "eval=eval.jsonl", cwd=root)
+    gate = curate_cli(
+        "lint",
+        "train_leaky.jsonl",
+        "eval.jsonl",
+        "--split",
+        "train=train_leaky.jsonl",
+        "--split",
+        "eval=eval.jsonl",
+        cwd=root,
+    )
     model = args.model or build_bench_model(root, args)
     results = {"data": sizes, "curated_data": curated, "lint_exit_on_leaky_data": gate.returncode}
-    for name, data, eval_path in (("as_is", "train_leaky.jsonl", "eval.jsonl"),
-                                  ("curated", "curated/train.jsonl", "curated/eval.jsonl")):
+    for name, data, eval_path in (
+        ("as_is", "train_leaky.jsonl", "eval.jsonl"),
+        ("curated", "curated/train.jsonl", "curated/eval.jsonl"),
+    ):
         report = train(root, model, data, eval_path, f"run_{name}", args)
         results[name] = {
             "train_examples": report["examples"]["train"],

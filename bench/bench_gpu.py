@@ -30,8 +30,10 @@ def write_data(root: Path, n: int, seed: int) -> Path:
         for turn in range(rng.randint(1, 3)):
             topic = rng.choice(TOPICS)
             words = " ".join(rng.choice(TOPICS) for _ in range(rng.randint(20, 300)))
-            messages += [{"role": "user", "content": f"Question {i}.{turn}: tell me about {topic}."},
-                         {"role": "assistant", "content": f"About {topic}: {words}."}]
+            messages += [
+                {"role": "user", "content": f"Question {i}.{turn}: tell me about {topic}."},
+                {"role": "assistant", "content": f"About {topic}: {words}."},
+            ]
         records.append({"messages": messages})
     path = root / "train.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -46,10 +48,19 @@ def build_model(root: Path, texts: list[str]) -> str:
     from curate.train.tinymodel import build_tokenizer
 
     tokenizer = build_tokenizer(texts, vocab_size=32000)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
-                         num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=4096,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=2048,
+        intermediate_size=8192,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config).to(torch.bfloat16)
     out = root / "model-1b"
@@ -65,14 +76,26 @@ def curate_run(model: str, data: Path, root: Path, method: str, packing: bool, s
     from curate.train.run import RunInputs, run
 
     torch.cuda.reset_peak_memory_stats()
-    config = TrainConfig(method=method, max_steps=steps, batch_size=4, grad_accum=1, max_seq_len=max_len,
-                         packing=packing, logging_steps=5, save_total_limit=1)
+    config = TrainConfig(
+        method=method,
+        max_steps=steps,
+        batch_size=4,
+        grad_accum=1,
+        max_seq_len=max_len,
+        packing=packing,
+        logging_steps=5,
+        save_total_limit=1,
+    )
     name = f"curate-{method}-{'packed' if packing else 'grouped'}"
     report = run(RunInputs(model, str(data), None, str(root / name), config, gate="none"))
-    return {"run": name, "trained_tokens_per_s": report["tokens_per_second"],
-            "input_tokens_per_s": round(report["tokens_seen"] / report["training_time_s"], 1),
-            "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-            "padding_fraction": report["padding_fraction"]["training"], "steps": report["global_step"]}
+    return {
+        "run": name,
+        "trained_tokens_per_s": report["tokens_per_second"],
+        "input_tokens_per_s": round(report["tokens_seen"] / report["training_time_s"], 1),
+        "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+        "padding_fraction": report["padding_fraction"]["training"],
+        "steps": report["global_step"],
+    }
 
 
 def baseline_run(model: str, data: Path, root: Path, method: str, steps: int, max_len: int) -> dict:
@@ -92,29 +115,54 @@ def baseline_run(model: str, data: Path, root: Path, method: str, steps: int, ma
     tokenizer = AutoTokenizer.from_pretrained(model)
     kwargs = {"dtype": torch.bfloat16}
     if method == "qlora":
-        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                            bnb_4bit_use_double_quant=True,
-                                                            bnb_4bit_compute_dtype=torch.bfloat16)
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
     base = AutoModelForCausalLM.from_pretrained(model, device_map={"": 0}, **kwargs)
     if method == "qlora":
         base = prepare_model_for_kbit_training(base)
-    peft_model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
-                                                 target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+    peft_model = get_peft_model(
+        base,
+        LoraConfig(
+            r=16,
+            lora_alpha=32,
+            lora_dropout=0.05,
+            task_type="CAUSAL_LM",
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+        ),
+    )
     rows = []
     for line in data.read_text().splitlines():
         ids = tokenizer.apply_chat_template(json.loads(line)["messages"], tokenize=True, return_dict=True)["input_ids"]
         rows.append({"input_ids": ids[:max_len], "attention_mask": [1] * len(ids[:max_len]), "labels": ids[:max_len]})
-    args = TrainingArguments(output_dir=str(root / f"baseline-{method}"), max_steps=steps, per_device_train_batch_size=4,
-                             learning_rate=2e-4, bf16=True, logging_steps=5, save_strategy="no", report_to="none",
-                             gradient_checkpointing=method == "qlora", remove_unused_columns=False)
-    trainer = Trainer(model=peft_model, args=args, train_dataset=rows,
-                      data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True))
+    args = TrainingArguments(
+        output_dir=str(root / f"baseline-{method}"),
+        max_steps=steps,
+        per_device_train_batch_size=4,
+        learning_rate=2e-4,
+        bf16=True,
+        logging_steps=5,
+        save_strategy="no",
+        report_to="none",
+        gradient_checkpointing=method == "qlora",
+        remove_unused_columns=False,
+    )
+    trainer = Trainer(
+        model=peft_model, args=args, train_dataset=rows, data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True)
+    )
     started = time.perf_counter()
     trainer.train()
     elapsed = time.perf_counter() - started
     seen = sum(len(r["input_ids"]) for r in rows[: steps * 4])
-    return {"run": f"baseline-{method}", "input_tokens_per_s": round(seen / elapsed, 1),
-            "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2), "steps": steps}
+    return {
+        "run": f"baseline-{method}",
+        "input_tokens_per_s": round(seen / elapsed, 1),
+        "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+        "steps": steps,
+    }
 
 
 def main() -> None:

@@ -58,10 +58,14 @@ def main():
     print(f"records: {args.records} ({size:.0f} MB), jobs: {args.jobs}")
     print(f"rules: {' '.join(Config(select=SELECT, ignore=IGNORE).selected())}")
     print(f"json.loads pass:  {parse:7.2f} s  {args.records / parse:10,.0f} records/s  (CPU {parse_cpu:.2f} s)")
-    print(f"curate lint:      {lint:7.2f} s  {args.records / lint:10,.0f} records/s  (CPU {lint_cpu:.2f} s,"
-          f" {findings} findings)")
-    print(f"ratio lint/parse: {lint / parse:7.1f}x wall" + (f", {lint_cpu / parse_cpu:.1f}x CPU" if args.jobs == 1 else
-                                                          " (CPU: workers not counted)"))
+    print(
+        f"curate lint:      {lint:7.2f} s  {args.records / lint:10,.0f} records/s  (CPU {lint_cpu:.2f} s,"
+        f" {findings} findings)"
+    )
+    print(
+        f"ratio lint/parse: {lint / parse:7.1f}x wall"
+        + (f", {lint_cpu / parse_cpu:.1f}x CPU" if args.jobs == 1 else " (CPU: workers not counted)")
+    )
 
 
 if __name__ == "__main__":

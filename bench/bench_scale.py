@@ -72,9 +72,14 @@ def measure(cmd: list[str], stdout_path: str) -> dict:
         wall = time.perf_counter() - start
         done.set()
         sampler.join()
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024,
-            "tree": peak[0] / 2**20, "status": os.waitstatus_to_exitcode(status),
-            "load": (load, os.getloadavg()[0])}
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss": usage.ru_maxrss / 1024,
+        "tree": peak[0] / 2**20,
+        "status": os.waitstatus_to_exitcode(status),
+        "load": (load, os.getloadavg()[0]),
+    }
 
 
 def curate_command() -> list[str]:
@@ -86,8 +91,10 @@ def generate(work: str, records: int, seed: int) -> tuple[str, str, str]:
     train, eval_, joined = (os.path.join(work, name) for name in ("train.jsonl", "eval.jsonl", "all.jsonl"))
     if not all(os.path.exists(p) for p in (train, eval_, joined)):
         start = time.perf_counter()
-        subprocess.run([sys.executable, os.path.join(HERE, "bench_similarity.py"), "--generate", work,
-                        str(records), str(seed)], check=True)
+        subprocess.run(
+            [sys.executable, os.path.join(HERE, "bench_similarity.py"), "--generate", work, str(records), str(seed)],
+            check=True,
+        )
         with open(joined, "wb") as out:
             for part in (train, eval_):
                 with open(part, "rb") as f:
@@ -120,17 +127,20 @@ def run(args, work: str) -> None:
     print(f"records: {args.records:,} ({size:,.0f} MB); cores: {os.cpu_count()}; jobs: {args.jobs or 'default'}")
     print(f"{'':<28} {'wall s':>8} {'CPU s':>8} {'RSS MiB':>9} {'tree MiB':>9} {'load':>11}  exit")
     commands = {
-        "lint (every rule)": curate_command() + ["lint", train, eval_, "--no-progress", "--output-format", "json",
-                                                 *jobs],
-        "split --ratios 0.9,0.1": curate_command() + ["split", joined, "--ratios", "0.9,0.1", "-o",
-                                                      os.path.join(work, "split-out"), *jobs],
+        "lint (every rule)": curate_command()
+        + ["lint", train, eval_, "--no-progress", "--output-format", "json", *jobs],
+        "split --ratios 0.9,0.1": curate_command()
+        + ["split", joined, "--ratios", "0.9,0.1", "-o", os.path.join(work, "split-out"), *jobs],
     }
     for label, cmd in commands.items():
         if args.only and not label.startswith(args.only):
             continue
         m = measure(cmd, os.path.join(work, f"{label.split()[0]}.out"))
-        print(f"{label:<28} {m['wall']:8.1f} {m['cpu']:8.1f} {m['rss']:9,.0f} {m['tree']:9,.0f} "
-              f"{m['load'][0]:5.1f}-{m['load'][1]:<5.1f}  {m['status']}", flush=True)
+        print(
+            f"{label:<28} {m['wall']:8.1f} {m['cpu']:8.1f} {m['rss']:9,.0f} {m['tree']:9,.0f} "
+            f"{m['load'][0]:5.1f}-{m['load'][1]:<5.1f}  {m['status']}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

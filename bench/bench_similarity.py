@@ -57,8 +57,9 @@ SIMILARITY_RULES = "D001,D002,L001,L002"
 # The baseline: what a user writes today (runs in its own process)
 
 
-def baseline(train: str, eval_: str, out: str, train_limit: int | None, eval_limit: int | None,
-             tuned: bool = False) -> None:
+def baseline(
+    train: str, eval_: str, out: str, train_limit: int | None, eval_limit: int | None, tuned: bool = False
+) -> None:
     import unicodedata
     from itertools import islice
 
@@ -77,7 +78,7 @@ def baseline(train: str, eval_: str, out: str, train_limit: int | None, eval_lim
     def minhash(line):
         messages = json.loads(line)["messages"]
         words = "\n".join(f"{m['role']}: {normalize(content_text(m.get('content')))}" for m in messages).split()
-        grams = {" ".join(words[i:i + 3]) for i in range(len(words) - 2)} if len(words) >= 3 else {" ".join(words)}
+        grams = {" ".join(words[i : i + 3]) for i in range(len(words) - 2)} if len(words) >= 3 else {" ".join(words)}
         if tuned:
             m = MinHash(num_perm=128, permutations=permutations, scheme="affine32")
             m.update_batch([gram.encode("utf-8") for gram in grams])
@@ -148,8 +149,11 @@ def baseline_found(pairs_path: str, truth: dict, limits: tuple) -> tuple[dict, d
     found, planted = {}, {}
     for kind in KINDS:
         src_limit = limits[1] if kind.endswith("leaks") else limits[0]
-        inside = [(src[1], copy[1]) for src, copy, _ in truth[kind]
-                  if src_limit is None or (src[1] <= src_limit and copy[1] <= limits[0])]
+        inside = [
+            (src[1], copy[1])
+            for src, copy, _ in truth[kind]
+            if src_limit is None or (src[1] <= src_limit and copy[1] <= limits[0])
+        ]
         planted[kind] = len(inside)
         found[kind] = sum(p in (cross if kind.endswith("leaks") else within) for p in inside)
     return found, planted, len(within) + len(cross) - sum(found.values())
@@ -165,8 +169,12 @@ def main():
     parser.add_argument("--records", type=int, default=100_000, help="records in train + eval")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the datasketch script")
-    parser.add_argument("--baseline-sample", type=int, metavar="N",
-                        help="run datasketch on the first N records (of train; eval scaled) and extrapolate its time")
+    parser.add_argument(
+        "--baseline-sample",
+        type=int,
+        metavar="N",
+        help="run datasketch on the first N records (of train; eval scaled) and extrapolate its time",
+    )
     parser.add_argument("--workdir", help="keep the generated files and reports here (default: a temporary folder)")
     parser.add_argument("--run-baseline", nargs=6, help=argparse.SUPPRESS)
     parser.add_argument("--generate", nargs=3, help=argparse.SUPPRESS)
@@ -193,8 +201,9 @@ def main():
 def run(args, work: str) -> None:
     # Generate in a subprocess: a child's peak RSS starts from its parent's at fork, so this process stays small.
     start = time.perf_counter()
-    subprocess.run([sys.executable, os.path.abspath(__file__), "--generate", work, str(args.records), str(args.seed)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--generate", work, str(args.records), str(args.seed)], check=True
+    )
     generated = time.perf_counter() - start
     with open(os.path.join(work, "truth.json")) as f:
         truth = json.load(f)
@@ -204,18 +213,28 @@ def run(args, work: str) -> None:
     planted = {k: len(truth[k]) for k in KINDS}
     near = [s for _, _, s in truth["near"] + truth["near_leaks"]]
     size = (os.path.getsize(train) + os.path.getsize(eval_)) / 1e6
-    print(f"records: {args.records:,} (train {args.records - n_eval:,}, eval {n_eval:,}; {size:,.0f} MB), "
-          f"generated in {generated:.0f} s")
-    print("planted: " + ", ".join(f"{planted[k]:,} {v}" for k, v in KINDS.items())
-          + f"; near-duplicate Jaccard {min(near):.3f}-{max(near):.3f}, mean {sum(near) / len(near):.3f}")
+    print(
+        f"records: {args.records:,} (train {args.records - n_eval:,}, eval {n_eval:,}; {size:,.0f} MB), "
+        f"generated in {generated:.0f} s"
+    )
+    print(
+        "planted: "
+        + ", ".join(f"{planted[k]:,} {v}" for k, v in KINDS.items())
+        + f"; near-duplicate Jaccard {min(near):.3f}-{max(near):.3f}, mean {sum(near) / len(near):.3f}"
+    )
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of each subprocess; the floor inherited from this script at fork is {floor:.0f} MiB")
-    print(f"\n{'':<56} {'wall s':>8} {'records/s':>11} {'RSS MiB':>9}  "
-          + "  ".join(f"{v:>11}" for v in KINDS.values()) + f"  {'other pairs':>11}")
+    print(
+        f"\n{'':<56} {'wall s':>8} {'records/s':>11} {'RSS MiB':>9}  "
+        + "  ".join(f"{v:>11}" for v in KINDS.values())
+        + f"  {'other pairs':>11}"
+    )
 
     walls = {}
-    for label, extra in (("curate lint (all rules)", []), (f"curate lint --select {SIMILARITY_RULES}",
-                                                            ["--select", SIMILARITY_RULES])):
+    for label, extra in (
+        ("curate lint (all rules)", []),
+        (f"curate lint --select {SIMILARITY_RULES}", ["--select", SIMILARITY_RULES]),
+    ):
         report = os.path.join(work, f"report{len(walls)}.json")
         cmd = curate_command() + ["lint", train, eval_, "--no-progress", "--output-format", "json"] + extra
         wall, rss, status = measure(cmd, report)
@@ -234,11 +253,22 @@ def run(args, work: str) -> None:
         limits = (min(limit, n_train), max(1, min(limit, n_train) * n_eval // n_train)) if limit else (None, None)
         sample = args.records if limit is None else sum(limits)
         baseline_walls = {}
-        for variant, label in (("plain", "datasketch, update per shingle"),
-                               ("tuned", "datasketch, shared perms + update_batch")):
+        for variant, label in (
+            ("plain", "datasketch, update per shingle"),
+            ("tuned", "datasketch, shared perms + update_batch"),
+        ):
             pairs = os.path.join(work, f"baseline-{variant}.json")
-            cmd = [sys.executable, os.path.abspath(__file__), "--run-baseline", train, eval_, pairs,
-                   str(limits[0] or 0), str(limits[1] or 0), variant]
+            cmd = [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--run-baseline",
+                train,
+                eval_,
+                pairs,
+                str(limits[0] or 0),
+                str(limits[1] or 0),
+                variant,
+            ]
             wall, rss, status = measure(cmd, os.devnull)
             if status != 0:
                 sys.exit(f"the datasketch script failed with exit status {status}")
@@ -246,8 +276,10 @@ def run(args, work: str) -> None:
             print(row(label + (f" [sample {sample:,}]" if limit else ""), wall, sample, rss, found, inside, other))
             baseline_walls[label] = wall * args.records / sample
             if limit:
-                print(f"{'  extrapolated to all records':<56} {baseline_walls[label]:8.1f}"
-                      f" {args.records / baseline_walls[label]:11,.0f} {'n/a':>9}  (linear in records)")
+                print(
+                    f"{'  extrapolated to all records':<56} {baseline_walls[label]:8.1f}"
+                    f" {args.records / baseline_walls[label]:11,.0f} {'n/a':>9}  (linear in records)"
+                )
         print()
         note = " (datasketch extrapolated)" if limit else ""
         for label, wall in baseline_walls.items():

@@ -43,8 +43,19 @@ def cases(records: int, tmp: str):
 
 
 def lint(cwd: str, args: list[str], jobs: int) -> str:
-    cmd = [sys.executable, "-m", "curate", "lint", "--output-format", "json", "--exit-zero", "--no-progress",
-           "--jobs", str(jobs), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "curate",
+        "lint",
+        "--output-format",
+        "json",
+        "--exit-zero",
+        "--no-progress",
+        "--jobs",
+        str(jobs),
+        *args,
+    ]
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     return done.stdout + (f"\n[exit {done.returncode}]\n" + done.stderr if done.returncode else "")
 

@@ -46,12 +46,14 @@ def write(path: str, n: int, seed: int = 0) -> None:
 def _normalized(record: dict) -> str:
     from curate.formats import FORMATS, to_messages
     from curate.text import role_tagged
+
     return role_tagged(to_messages(record, FORMATS["openai"]))
 
 
 def shingle_jaccard(a: dict, b: dict) -> float:
     """Jaccard of the word 3-gram shingle sets of two records' normalized texts, as D002/L002 define it."""
     from curate.similarity import jaccard, shingles
+
     return jaccard(shingles(_normalized(a)), shingles(_normalized(b)))
 
 
@@ -82,8 +84,15 @@ def near_copy(rng: random.Random, record: dict, serial: int, min_jaccard: float 
         edits -= 1
 
 
-def write_planted(directory: str, n: int, seed: int = 0, eval_fraction: float = 0.1,
-                  dup_rate: float = 0.01, near_rate: float = 0.02, leak_rate: float = 0.05) -> dict:
+def write_planted(
+    directory: str,
+    n: int,
+    seed: int = 0,
+    eval_fraction: float = 0.1,
+    dup_rate: float = 0.01,
+    near_rate: float = 0.02,
+    leak_rate: float = 0.05,
+) -> dict:
     """Write ``train.jsonl`` and ``eval.jsonl`` (``n`` records in all) with planted pairs; return the truth.
 
     Train holds ``dup_rate`` exact duplicates and ``near_rate`` near-duplicates
@@ -146,8 +155,15 @@ def write_planted(directory: str, n: int, seed: int = 0, eval_fraction: float = 
     with open(eval_path, "w", encoding="utf-8") as f:
         for record in evals:
             f.write(json.dumps(record) + "\n")
-    truth = {"train": train_path, "eval": eval_path, "records": n, "dups": [], "near": [],
-             "exact_leaks": [], "near_leaks": []}
+    truth = {
+        "train": train_path,
+        "eval": eval_path,
+        "records": n,
+        "dups": [],
+        "near": [],
+        "exact_leaks": [],
+        "near_leaks": [],
+    }
     for kind, (side, src), sim, copy_line in planted:
         source = [train_path, train_line[src]] if side == "train" else [eval_path, src + 1]
         truth[kind].append([source, [train_path, copy_line], sim])

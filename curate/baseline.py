@@ -15,16 +15,21 @@ VERSION = 1
 
 
 def write_baseline(path: str, diagnostics: list[Diagnostic]) -> None:
-    body = {"version": VERSION, "findings": [
-        {"code": d.code, "fingerprint": d.fingerprint, "path": d.path, "line": d.line, "message": d.message}
-        for d in diagnostics
-    ]}
+    body = {
+        "version": VERSION,
+        "findings": [
+            {"code": d.code, "fingerprint": d.fingerprint, "path": d.path, "line": d.line, "message": d.message}
+            for d in diagnostics
+        ],
+    }
     atomic_write_text(path, json.dumps(body, indent=1, ensure_ascii=False) + "\n")
 
 
 def load_baseline(path: str) -> Counter:
     try:
-        with os.fdopen(open_regular(path, "baseline"), encoding="utf-8") as f:  # a FIFO or device is refused, not waited on
+        with os.fdopen(
+            open_regular(path, "baseline"), encoding="utf-8"
+        ) as f:  # a FIFO or device is refused, not waited on
             body = json.load(f)
         return Counter((x["code"], x["fingerprint"]) for x in body["findings"])
     except OSError as exc:

@@ -100,10 +100,21 @@ def build_certificate(result, cert_path: str) -> dict:
     """The unsigned certificate body for a passing LintResult; file paths relative to ``cert_path``'s folder."""
     base = os.path.dirname(os.path.abspath(cert_path))
     config = result.config
-    config_block = {"file": _relative(config.source, base) if config.source else None,
-                    "settings": config_settings(config)}
-    files = [{"path": _relative(f.path, base), "split": f.split, "format": f.format, "records": f.records,
-              "size": f.size, "sha256": f.sha256} for f in result.files]
+    config_block = {
+        "file": _relative(config.source, base) if config.source else None,
+        "settings": config_settings(config),
+    }
+    files = [
+        {
+            "path": _relative(f.path, base),
+            "split": f.split,
+            "format": f.format,
+            "records": f.records,
+            "size": f.size,
+            "sha256": f.sha256,
+        }
+        for f in result.files
+    ]
     return {
         "certificate_version": VERSION,
         "tool": "curate",
@@ -216,8 +227,10 @@ def verify_certificate(path: str, key: bytes | None = None) -> list[str]:
     if data != render(cert).encode():
         problems.append("the certificate file is not byte for byte as curate wrote it (reformatted or edited)")
     if cert["tool_version"] != __version__:
-        problems.append(f"tool_version: certified by curate {cert['tool_version']}, this is {__version__}: "
-                        "certify again with this version")
+        problems.append(
+            f"tool_version: certified by curate {cert['tool_version']}, this is {__version__}: "
+            "certify again with this version"
+        )
     config, config_problems = certified_config(cert, path)
     problems += config_problems
     # relative to the working directory, as a user types them (configuration globs are matched against them)
@@ -228,8 +241,11 @@ def verify_certificate(path: str, key: bytes | None = None) -> list[str]:
     splits = {p: e["split"] for e, p in located if e["split"] != "reference"}
     result = lint_paths(list(splits), config, splits, [p for e, p in located if e["split"] == "reference"])
     expected = build_certificate(result, path)
-    return problems + compare(cert, expected) + (
-        [] if result.passed() else ["the certified files do not pass the lint under the certified configuration"])
+    return (
+        problems
+        + compare(cert, expected)
+        + ([] if result.passed() else ["the certified files do not pass the lint under the certified configuration"])
+    )
 
 
 def signature_problems(cert: dict, key: bytes | None) -> list[str]:
@@ -291,4 +307,3 @@ def printable(text: str) -> str:
 def _short(value) -> str:
     text = canonical(value).decode()
     return text if len(text) <= 80 else text[:77] + "..."
-

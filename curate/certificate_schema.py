@@ -13,40 +13,70 @@ _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _COUNT = {"type": "integer", "minimum": 0}
 _STRICT = {"type": "object", "additionalProperties": False}
 
-FILE = {**_STRICT, "required": ["path", "split", "format", "records", "size", "sha256"], "properties": {
-    "path": {"type": "string", "minLength": 1},
-    "split": {"enum": list(SPLITS)},
-    "format": {"type": "string"},
-    "records": _COUNT,
-    "size": _COUNT,
-    "sha256": _HEX64,
-}}
-
-SCHEMA = {**_STRICT, "required": ["certificate_version", "tool", "tool_version", "config", "config_sha256", "fail_on",
-                                  "rules", "files", "files_sha256", "summary"], "properties": {
-    "certificate_version": {"const": 2},
-    "tool": {"const": "curate"},
-    "tool_version": {"type": "string"},
-    "config": {**_STRICT, "required": ["file", "settings"], "properties": {
-        "file": {"type": ["string", "null"]},
-        "settings": {"type": "object"},
-    }},
-    "config_sha256": _HEX64,
-    "fail_on": {"enum": list(SEVERITIES)},
-    "rules": {"type": "array", "items": {"type": "string"}},
-    "files": {"type": "array", "items": FILE, "minItems": 1},
-    "files_sha256": _HEX64,
-    "summary": {**_STRICT, "required": ["records", "files", "by_code", "by_severity"], "properties": {
+FILE = {
+    **_STRICT,
+    "required": ["path", "split", "format", "records", "size", "sha256"],
+    "properties": {
+        "path": {"type": "string", "minLength": 1},
+        "split": {"enum": list(SPLITS)},
+        "format": {"type": "string"},
         "records": _COUNT,
-        "files": _COUNT,
-        "by_code": {"type": "object", "additionalProperties": _COUNT},
-        "by_severity": {"type": "object", "additionalProperties": _COUNT},
-    }},
-    "signature": {**_STRICT, "required": ["algorithm", "value"], "properties": {
-        "algorithm": {"const": "HMAC-SHA256"},
-        "value": _HEX64,
-    }},
-}}
+        "size": _COUNT,
+        "sha256": _HEX64,
+    },
+}
+
+SCHEMA = {
+    **_STRICT,
+    "required": [
+        "certificate_version",
+        "tool",
+        "tool_version",
+        "config",
+        "config_sha256",
+        "fail_on",
+        "rules",
+        "files",
+        "files_sha256",
+        "summary",
+    ],
+    "properties": {
+        "certificate_version": {"const": 2},
+        "tool": {"const": "curate"},
+        "tool_version": {"type": "string"},
+        "config": {
+            **_STRICT,
+            "required": ["file", "settings"],
+            "properties": {
+                "file": {"type": ["string", "null"]},
+                "settings": {"type": "object"},
+            },
+        },
+        "config_sha256": _HEX64,
+        "fail_on": {"enum": list(SEVERITIES)},
+        "rules": {"type": "array", "items": {"type": "string"}},
+        "files": {"type": "array", "items": FILE, "minItems": 1},
+        "files_sha256": _HEX64,
+        "summary": {
+            **_STRICT,
+            "required": ["records", "files", "by_code", "by_severity"],
+            "properties": {
+                "records": _COUNT,
+                "files": _COUNT,
+                "by_code": {"type": "object", "additionalProperties": _COUNT},
+                "by_severity": {"type": "object", "additionalProperties": _COUNT},
+            },
+        },
+        "signature": {
+            **_STRICT,
+            "required": ["algorithm", "value"],
+            "properties": {
+                "algorithm": {"const": "HMAC-SHA256"},
+                "value": _HEX64,
+            },
+        },
+    },
+}
 
 
 def validate(cert) -> str | None:

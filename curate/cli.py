@@ -28,8 +28,9 @@ def _split_pairs(pairs) -> dict[str, str]:
     for item in pairs:
         name, sep, path = item.partition("=")
         if not sep or name not in ASSIGNABLE:
-            raise click.BadParameter(f"{item!r}: expected NAME=PATH with NAME in {', '.join(ASSIGNABLE)}",
-                                     param_hint="--split")
+            raise click.BadParameter(
+                f"{item!r}: expected NAME=PATH with NAME in {', '.join(ASSIGNABLE)}", param_hint="--split"
+            )
         out[path] = name
     return out
 
@@ -42,7 +43,7 @@ def _field_pairs(pairs) -> dict:
         if not sep or not key or not value:
             raise click.BadParameter(f"{item!r}: expected KEY=COLUMN, e.g. prompt=question", param_hint="--field")
         if key.startswith("roles."):
-            out.setdefault("roles", {})[key[len("roles."):]] = [v for v in value.split(",") if v]
+            out.setdefault("roles", {})[key[len("roles.") :]] = [v for v in value.split(",") if v]
         else:
             out[key] = value
     return out
@@ -65,21 +66,46 @@ def _usable_cores() -> int:
 def dataset_options(fn):
     """Options shared by commands that lint: config, selection, splits, references, format."""
     options = [
-        click.option("--config", "config_path", type=click.Path(dir_okay=False), help="curate.toml or pyproject.toml to use."),
+        click.option(
+            "--config", "config_path", type=click.Path(dir_okay=False), help="curate.toml or pyproject.toml to use."
+        ),
         click.option("--select", help="Rule codes or prefixes to run, comma-separated (e.g. F,R001)."),
         click.option("--ignore", help="Rule codes or prefixes to skip."),
         click.option("--extend-select", help="Codes to run in addition to the configured selection."),
-        click.option("--format", "record_format", type=click.Choice(list(BUILTIN)),
-                     help="Record format of every file (default: detected per file)."),
-        click.option("--field", "field_pairs", multiple=True, metavar="KEY=COLUMN",
-                     help="Map a dataset column onto curate's model, e.g. prompt=question, roles.user=human,asker."),
+        click.option(
+            "--format",
+            "record_format",
+            type=click.Choice(list(BUILTIN)),
+            help="Record format of every file (default: detected per file).",
+        ),
+        click.option(
+            "--field",
+            "field_pairs",
+            multiple=True,
+            metavar="KEY=COLUMN",
+            help="Map a dataset column onto curate's model, e.g. prompt=question, roles.user=human,asker.",
+        ),
         click.option("--split", "split_pairs", multiple=True, metavar="NAME=PATH", help="Assign a file to a split."),
-        click.option("--reference", multiple=True, type=click.Path(), help="A protected set (benchmark) train must not contain."),
+        click.option(
+            "--reference", multiple=True, type=click.Path(), help="A protected set (benchmark) train must not contain."
+        ),
         click.option("--tokenizer", help="Tokenizer (path or cached name) for exact Q002 token counts."),
-        click.option("--jobs", "-j", type=click.IntRange(1), default=_usable_cores, show_default="the usable CPU cores",
-                     help="Worker processes."),
-        click.option("--exclude", multiple=True, metavar="GLOB", callback=_exclude_globs, expose_value=False,
-                     help="Skip matching files and folders inside directory arguments (adds to the config's)."),
+        click.option(
+            "--jobs",
+            "-j",
+            type=click.IntRange(1),
+            default=_usable_cores,
+            show_default="the usable CPU cores",
+            help="Worker processes.",
+        ),
+        click.option(
+            "--exclude",
+            multiple=True,
+            metavar="GLOB",
+            callback=_exclude_globs,
+            expose_value=False,
+            help="Skip matching files and folders inside directory arguments (adds to the config's).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -88,11 +114,19 @@ def dataset_options(fn):
 
 def engine_options(fn):
     """Where a command's stages run: --engine local|ray and --ray-address (docs/ray.md)."""
-    fn = click.option("--ray-address", envvar="RAY_ADDRESS", metavar="ADDRESS",
-                      help="Ray cluster to join with --engine ray (default: $RAY_ADDRESS, else a local Ray "
-                           "with --jobs CPUs).")(fn)
-    return click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                        help="Run in local worker processes or on Ray Data (extra curate-sft[ray]).")(fn)
+    fn = click.option(
+        "--ray-address",
+        envvar="RAY_ADDRESS",
+        metavar="ADDRESS",
+        help="Ray cluster to join with --engine ray (default: $RAY_ADDRESS, else a local Ray with --jobs CPUs).",
+    )(fn)
+    return click.option(
+        "--engine",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Run in local worker processes or on Ray Data (extra curate-sft[ray]).",
+    )(fn)
 
 
 def _lint_paths(engine: str, ray_address: str | None):
@@ -101,13 +135,16 @@ def _lint_paths(engine: str, ray_address: str | None):
         from functools import partial
 
         from curate.rayengine.lint import lint_paths_ray
+
         return partial(lint_paths_ray, address=ray_address)
     from curate.engine import lint_paths
+
     return lint_paths
 
 
 def _config(config_path, select, ignore, extend_select, record_format, field_pairs=()):
     from curate.config import load_config
+
     cfg = load_config(config_path)
     if select:
         cfg.select = _codes(select)
@@ -193,43 +230,86 @@ def cli():
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @dataset_options
-@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS),
-              help="Output format (default: text, or github inside GitHub Actions).")
+@click.option(
+    "--output-format",
+    type=click.Choice(OUTPUT_FORMATS),
+    help="Output format (default: text, or github inside GitHub Actions).",
+)
 @click.option("--output", "-o", "output_file", type=click.Path(dir_okay=False), help="Write the report to a file.")
 @click.option("--statistics", is_flag=True, help="Count findings per rule (text and JSON output).")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), help="Lowest severity that fails (default error).")
+@click.option(
+    "--fail-on", type=click.Choice(["error", "warning", "info"]), help="Lowest severity that fails (default error)."
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings fail the lint (errors still exit 2).")
 @click.option("--quiet", "-q", count=True, help="-q: findings only, no summary; -qq: print nothing.")
-@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
-              help="Colour in text output (auto: on a terminal, unless NO_COLOR is set).")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour in text output (auto: on a terminal, unless NO_COLOR is set).",
+)
 @click.option("--show-settings", is_flag=True, help="Print the configuration file, selected rules and options; exit.")
 @click.option("--show-files", is_flag=True, help="Print every file with its format, split and record count; exit.")
 @click.option("--baseline", type=click.Path(dir_okay=False), help="Ignore findings recorded in this baseline.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False), help="Record current findings as the baseline.")
 @click.option("--certificate", type=click.Path(dir_okay=False), help="Write a certificate when the lint passes.")
-@click.option("--key-file", type=click.Path(dir_okay=False),
-              help="Sign the certificate with this key (default: $CURATE_CERT_KEY when set).")
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False),
+    help="Sign the certificate with this key (default: $CURATE_CERT_KEY when set).",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when it is a terminal).")
 @click.option("--fix", "want_fix", is_flag=True, hidden=True)
 @engine_options
 @handle_errors
-def lint(paths, config_path, select, ignore, extend_select, record_format, field_pairs, split_pairs, reference,
-         tokenizer, jobs, output_format, output_file, statistics, fail_on, exit_zero, quiet, color, show_settings,
-         show_files, baseline, write_baseline, certificate, key_file, progress, want_fix, engine, ray_address):
+def lint(
+    paths,
+    config_path,
+    select,
+    ignore,
+    extend_select,
+    record_format,
+    field_pairs,
+    split_pairs,
+    reference,
+    tokenizer,
+    jobs,
+    output_format,
+    output_file,
+    statistics,
+    fail_on,
+    exit_zero,
+    quiet,
+    color,
+    show_settings,
+    show_files,
+    baseline,
+    write_baseline,
+    certificate,
+    key_file,
+    progress,
+    want_fix,
+    engine,
+    ray_address,
+):
     """Lint dataset files and directories (default: the configured `paths`)."""
     from curate.outputs import check_lint_outputs
     from curate.progress import progress_for
 
     check_lint_outputs(list(paths), reference, output_file, write_baseline, certificate)
     if want_fix:
-        raise CurateError("`curate lint` only reports; apply fixes with `curate fix PATHS --in-place` "
-                          "(or `--output FILE`), see `curate fix --help`")
+        raise CurateError(
+            "`curate lint` only reports; apply fixes with `curate fix PATHS --in-place` "
+            "(or `--output FILE`), see `curate fix --help`"
+        )
     cfg = _config(config_path, select, ignore, extend_select, record_format, field_pairs)
     if fail_on:
         cfg.fail_on = fail_on
     cfg.tokenizer = tokenizer or cfg.tokenizer  # part of the effective configuration a certificate records
     if show_settings:
         from curate.show import settings_text
+
         write_stdout(settings_text(cfg))
         return
     paths = list(paths) or cfg.dataset_paths()
@@ -237,30 +317,40 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
         raise CurateError("no PATHS given and no `paths` in the configuration")
     if show_files:
         from curate.show import files_text
+
         write_stdout(files_text(paths, cfg, _split_pairs(split_pairs), reference))
         return
     if certificate:
         from curate.certificate import signing_key
+
         key = signing_key(key_file)  # a bad key is an error before the lint runs
     lint_paths = _lint_paths(engine, ray_address)
     result = lint_paths(paths, cfg, _split_pairs(split_pairs), reference, jobs, progress_for(progress), tokenizer)
     diagnostics = result.diagnostics
     if write_baseline:
         from curate.baseline import write_baseline as save_baseline
+
         save_baseline(write_baseline, diagnostics)
         _note(quiet, f"Wrote {len(diagnostics)} findings to {write_baseline}")
     if baseline:
         from curate.baseline import filter_new, load_baseline
+
         diagnostics = filter_new(diagnostics, load_baseline(baseline))
     fmt = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     render = REPORTERS[fmt]
     if fmt == "text":
-        text = render(result, diagnostics, statistics, color=_use_color(color, bool(output_file)),
-                      quiet=0 if output_file else quiet)
+        text = render(
+            result,
+            diagnostics,
+            statistics,
+            color=_use_color(color, bool(output_file)),
+            quiet=0 if output_file else quiet,
+        )
     else:
         text = render(result, diagnostics, statistics)
     if output_file:
         from curate.atomic import atomic_write_text
+
         atomic_write_text(output_file, text)
     elif quiet < 2:
         write_stdout(text)
@@ -270,6 +360,7 @@ def lint(paths, config_path, select, ignore, extend_select, record_format, field
             click.echo("no certificate written: the lint did not pass", err=True)
         else:
             from curate.certificate import write_certificate
+
             write_certificate(certificate, result, key)
             _note(quiet, f"{'Signed c' if key else 'C'}ertificate written to {certificate}")
     sys.exit(1 if failed and not write_baseline and not exit_zero else 0)
@@ -290,6 +381,7 @@ def rule(code, output_format):
     import json
 
     from curate.registry import load_rules
+
     rules = load_rules()
     if code:
         key = code.upper()
@@ -302,8 +394,18 @@ def rule(code, output_format):
     if output_format == "markdown":
         click.echo(rule_table_markdown(chosen), nl=False)
     elif output_format == "json":
-        body = [{"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary,
-                 "fix": _fix_label(r), "options": r.options, "doc": r.doc} for r in chosen]
+        body = [
+            {
+                "code": r.code,
+                "name": r.name,
+                "severity": r.severity,
+                "summary": r.summary,
+                "fix": _fix_label(r),
+                "options": r.options,
+                "doc": r.doc,
+            }
+            for r in chosen
+        ]
         click.echo(json.dumps(body if not code else body[0], indent=2))
     elif code:
         r = chosen[0]
@@ -333,12 +435,16 @@ def _fix_label(r) -> str:
 
 @cli.command()
 @click.argument("certificate", type=click.Path(dir_okay=False))
-@click.option("--key-file", type=click.Path(dir_okay=False),
-              help="Key to check the signature with (default: $CURATE_CERT_KEY when set).")
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False),
+    help="Key to check the signature with (default: $CURATE_CERT_KEY when set).",
+)
 @handle_errors
 def verify(certificate, key_file):
     """Check every field of a certificate against the files and the certified configuration."""
     from curate.certificate import printable, signing_key, verify_certificate
+
     problems = verify_certificate(certificate, signing_key(key_file))
     for p in problems:
         click.echo(printable(p), err=True)
@@ -352,31 +458,72 @@ def verify(certificate, key_file):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @dataset_options
 @click.option("--unsafe", is_flag=True, help="Also drop near-duplicates and leaked train records.")
-@click.option("--output", "-o", "output", type=click.Path(), help="Write the fixed dataset here (one input; a directory "
-              "of shards with --engine ray).")
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(),
+    help="Write the fixed dataset here (one input; a directory of shards with --engine ray).",
+)
 @click.option("--in-place", is_flag=True, help="Rewrite the input files.")
-@click.option("--rejects", type=click.Path(dir_okay=False), help="Where removed records go (default: beside the output).")
-@click.option("--diff", is_flag=True, help="Print what would change as a unified diff; write nothing (exit 1 if anything would).")
+@click.option(
+    "--rejects", type=click.Path(dir_okay=False), help="Where removed records go (default: beside the output)."
+)
+@click.option(
+    "--diff", is_flag=True, help="Print what would change as a unified diff; write nothing (exit 1 if anything would)."
+)
 @engine_options
 @handle_errors
-def fix(paths, config_path, select, ignore, extend_select, record_format, field_pairs, split_pairs, reference,
-        tokenizer, jobs, unsafe, output, in_place, rejects, diff, engine, ray_address):
+def fix(
+    paths,
+    config_path,
+    select,
+    ignore,
+    extend_select,
+    record_format,
+    field_pairs,
+    split_pairs,
+    reference,
+    tokenizer,
+    jobs,
+    unsafe,
+    output,
+    in_place,
+    rejects,
+    diff,
+    engine,
+    ray_address,
+):
     """Apply safe fixes (whitespace, role aliases, exact duplicates); --unsafe adds removals.
 
     With --engine ray, --output is a new or empty directory of shards (docs/ray.md)."""
     from curate.fixer import fix_paths
     from curate.outputs import guard_fix
+
     if bool(output) == bool(in_place) and not diff:
         raise click.UsageError("give exactly one of --output FILE or --in-place (or --diff)")
     cfg = _config(config_path, select, ignore, extend_select, record_format, field_pairs)
     if engine == "ray":
         from curate.rayengine.fix import fix_on_ray
-        report = fix_on_ray(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, in_place,
-                            rejects, diff, jobs, ray_address)
+
+        report = fix_on_ray(
+            list(paths),
+            cfg,
+            _split_pairs(split_pairs),
+            reference,
+            unsafe,
+            output,
+            in_place,
+            rejects,
+            diff,
+            jobs,
+            ray_address,
+        )
     else:
         with guard_fix(list(paths), output, rejects, in_place, reference):  # outputs checked, inputs locked, watched
-            report = fix_paths(list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs,
-                               diff)
+            report = fix_paths(
+                list(paths), cfg, _split_pairs(split_pairs), reference, unsafe, output, rejects, jobs, diff
+            )
     for line in report.not_fixed:
         click.echo(line, err=True)
     if diff:

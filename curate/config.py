@@ -37,8 +37,7 @@ SCHEMA = {
         "extend-exclude": _CODES,
         "per-file-ignores": {"type": "object", "additionalProperties": _CODES},
         "severity": {"type": "object", "additionalProperties": {"enum": list(SEVERITIES)}},
-        "splits": {"type": "object", "additionalProperties": _CODES,
-                   "propertyNames": {"enum": list(ASSIGNABLE)}},
+        "splits": {"type": "object", "additionalProperties": _CODES, "propertyNames": {"enum": list(ASSIGNABLE)}},
         "rules": {"type": "object", "additionalProperties": {"type": "object"}},
         "paths": _GLOBS,
         "fields": {"type": "object"},
@@ -85,9 +84,15 @@ class Config:
             jsonschema.validate(table, SCHEMA)
         except jsonschema.ValidationError as exc:
             where = "/".join(str(p) for p in exc.absolute_path)
-            raise CurateError(f"{source}: invalid configuration{' at ' + where if where else ''}: {exc.message}") from None
-        cfg = cls(source=source, found_by=found_by, base_dir=_real_dir(os.path.dirname(os.path.abspath(source))),
-                  **{k.replace("-", "_"): v for k, v in table.items()})
+            raise CurateError(
+                f"{source}: invalid configuration{' at ' + where if where else ''}: {exc.message}"
+            ) from None
+        cfg = cls(
+            source=source,
+            found_by=found_by,
+            base_dir=_real_dir(os.path.dirname(os.path.abspath(source))),
+            **{k.replace("-", "_"): v for k, v in table.items()},
+        )
         cfg.rules = _validate_rule_options(cfg, source)
         cfg.severity = {_code(k, source): v for k, v in cfg.severity.items()}
         cfg.set_format(cfg.format)
@@ -96,6 +101,7 @@ class Config:
     def set_format(self, base: str | None, fields: dict | None = None) -> None:
         """Read records as `base` (None: detected), mapped by `[fields]` plus `fields` (e.g. from --field)."""
         from curate.formats import FieldMappingError, format_name
+
         self.fields = {**self.fields, **(fields or {})}
         try:
             self.format = format_name(self.fields, base.partition(":")[0] if base else None)
@@ -137,12 +143,14 @@ class Config:
     def selected(self) -> list[str]:
         """Rule codes to run: select + extend-select, minus ignore."""
         from curate.registry import select_rules
+
         chosen = set(select_rules(self.select)) | set(select_rules(self.extend_select))
         return sorted(chosen - set(select_rules(self.ignore)))
 
     def ignored_in(self, path: str) -> set[str]:
         """Codes ignored for one file by per-file-ignores (see `matches`)."""
         from curate.registry import select_rules
+
         out: set[str] = set()
         for pattern, codes in self.per_file_ignores.items():
             if self.matches(path, pattern):
@@ -151,6 +159,7 @@ class Config:
 
     def options_for(self, code: str) -> dict:
         from curate.registry import load_rules
+
         return {**load_rules()[code].options, **self.rules.get(code, {})}
 
     def digest(self) -> str:
@@ -173,6 +182,7 @@ def _hyphenate(table: dict) -> dict:
 def _code(key: str, source: str) -> str:
     """A rule code from a code or rule name."""
     from curate.registry import load_rules
+
     rules = load_rules()
     if key.upper() in rules:
         return key.upper()
@@ -185,6 +195,7 @@ def _code(key: str, source: str) -> str:
 def _validate_rule_options(cfg: Config, source: str) -> dict:
     from curate.registry import load_rules
     from curate.rule_options import check_option
+
     rules = load_rules()
     out = {}
     for key, opts in cfg.rules.items():
@@ -254,9 +265,11 @@ def _table(path: str, doc: dict) -> dict:
     """The curate settings of a parsed config file."""
     if os.path.basename(path) != "pyproject.toml":
         if "tool" in doc and isinstance(doc["tool"], dict) and "curate" in doc["tool"]:
-            raise CurateError(f"{path}: a curate.toml holds the settings at the top level, not under "
-                              "[tool.curate]: drop the `tool.curate.` prefix from its tables "
-                              "(e.g. [tool.curate.rules.D002] becomes [rules.D002])")
+            raise CurateError(
+                f"{path}: a curate.toml holds the settings at the top level, not under "
+                "[tool.curate]: drop the `tool.curate.` prefix from its tables "
+                "(e.g. [tool.curate.rules.D002] becomes [rules.D002])"
+            )
         return doc
     tool = doc.get("tool", {})
     if not isinstance(tool, dict):
@@ -296,14 +309,18 @@ def describe_origin(cfg: Config) -> str:
     """Which configuration a run uses and how it was found, in one line (for reports and stderr)."""
     if cfg.source is None:
         return "no configuration file (defaults)"
-    how = {EXPLICIT: "given with --config", CWD: "found in the working directory",
-           UPWARD: f"found by upward search from {os.getcwd()}"}[cfg.found_by]
+    how = {
+        EXPLICIT: "given with --config",
+        CWD: "found in the working directory",
+        UPWARD: f"found by upward search from {os.getcwd()}",
+    }[cfg.found_by]
     return f"{cfg.source} ({how}, sha256 {cfg.file_sha256})"
 
 
 def disabled_safety_rules(cfg: Config) -> list[str]:
     """How this configuration turns off format (F), leak (L) or secret (S) rules, one line each; [] if it does not."""
     from curate.registry import load_rules, select_rules
+
     safety = [c for c in load_rules() if c.startswith(SAFETY_FAMILIES)]
     selected = set(cfg.selected())
     out = []
@@ -314,8 +331,13 @@ def disabled_safety_rules(cfg: Config) -> list[str]:
         hit = [c for c in safety if c in set(select_rules(codes))]
         if hit:
             out.append(f"per-file-ignores {pattern!r}: {'ALL' if 'ALL' in codes else ', '.join(hit)}")
-    lowered = [c for c in safety if c in selected and cfg.severity.get(c, load_rules()[c].severity) != "error"
-               and load_rules()[c].severity == "error"]
+    lowered = [
+        c
+        for c in safety
+        if c in selected
+        and cfg.severity.get(c, load_rules()[c].severity) != "error"
+        and load_rules()[c].severity == "error"
+    ]
     if lowered:
         out.append(f"severity lowered below error: {', '.join(lowered)}")
     return out

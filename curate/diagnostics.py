@@ -46,12 +46,24 @@ class Diagnostic:
     record: int | None = None  # the run's index of the record, where a dataset rule gives it
 
     def sort_key(self, file_order: dict[str, int]):
-        return (file_order.get(self.path, len(file_order)), self.path, self.line, self.code, self.pointer or "", self.message)
+        return (
+            file_order.get(self.path, len(file_order)),
+            self.path,
+            self.line,
+            self.code,
+            self.pointer or "",
+            self.message,
+        )
 
     def to_dict(self) -> dict:
         return {
-            "code": self.code, "name": self.name, "severity": self.severity, "message": self.message,
-            "path": self.path, "line": self.line, "pointer": self.pointer,
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "pointer": self.pointer,
             "related": [{"path": r.path, "line": r.line} for r in self.related],
         }
 

@@ -47,8 +47,10 @@ def discover(paths: list[str], config=None) -> list[Found]:
             excludes = excludes or Excludes.from_config(config)
             found = _walk(p, excludes)
             if not found:
-                raise CurateError(f"{p}: no dataset files in this directory (looked for "
-                                  f"*.jsonl, *.ndjson, *.json, *.parquet, *.arrow, *.csv, *.tsv, compressed too)")
+                raise CurateError(
+                    f"{p}: no dataset files in this directory (looked for "
+                    f"*.jsonl, *.ndjson, *.json, *.parquet, *.arrow, *.csv, *.tsv, compressed too)"
+                )
         elif os.path.lexists(p):
             found = [Found(p, folder_split(p, os.path.dirname(os.path.abspath(p))))]
         else:
@@ -78,9 +80,13 @@ def _walk(root: str, excludes: Excludes) -> list[Found]:
         layout = dataset_files(dirpath, filenames)
         if layout is not None:  # a save_to_disk Dataset: its data files and nothing else
             dirnames[:] = []
-            found += [(os.path.join(dirpath, f"{i:09d}"), Found(os.path.join(dirpath, n),
-                                                                 folder_split(os.path.join(dirpath, n), top)))
-                      for i, n in enumerate(layout)]
+            found += [
+                (
+                    os.path.join(dirpath, f"{i:09d}"),
+                    Found(os.path.join(dirpath, n), folder_split(os.path.join(dirpath, n), top)),
+                )
+                for i, n in enumerate(layout)
+            ]
             continue
         splits = dict_splits(dirpath) if DATASET_DICT in filenames else None
         if splits is not None:
@@ -97,8 +103,12 @@ def _walk(root: str, excludes: Excludes) -> list[Found]:
 
 def _keep_dir(path: str, excludes: Excludes, ignores: GitIgnores) -> bool:
     name = os.path.basename(path)
-    return not (name.startswith(".") or os.path.isfile(os.path.join(path, "pyvenv.cfg"))
-                or excludes.excluded(path, True) or ignores.ignored(path, True))
+    return not (
+        name.startswith(".")
+        or os.path.isfile(os.path.join(path, "pyvenv.cfg"))
+        or excludes.excluded(path, True)
+        or ignores.ignored(path, True)
+    )
 
 
 def _keep_file(path: str, excludes: Excludes, ignores: GitIgnores) -> bool:

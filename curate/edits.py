@@ -72,8 +72,13 @@ def apply_edits(data: Any, edits: list[Edit]) -> Any:
     (list deletions by descending index)."""
     root = {"": data}
     copied: set = set()
-    order = sorted(edits, key=lambda e: (e.value is DELETE, [] if e.value is not DELETE else
-                                         [-s if isinstance(s, int) else 0 for s in e.path]))
+    order = sorted(
+        edits,
+        key=lambda e: (
+            e.value is DELETE,
+            [] if e.value is not DELETE else [-s if isinstance(s, int) else 0 for s in e.path],
+        ),
+    )
     for edit in order:
         holder = root
         for depth, step in enumerate(("",) + edit.path[:-1]):
@@ -151,7 +156,7 @@ def _token(old: str, value: Any) -> str:
         current = json.loads(old)
         at = current.find(value)
         if len(starts) == len(current) + 1 and at >= 0:
-            token = '"' + body[starts[at]:starts[at + len(value)]] + '"'
+            token = '"' + body[starts[at] : starts[at + len(value)]] + '"'
             if json.loads(token) == value:
                 return token
     return json.dumps(value, ensure_ascii=old.isascii() and "\\u" in old)
@@ -179,7 +184,7 @@ def _char_starts(body: str) -> list[int]:
 def _is_pair(body: str, i: int) -> bool:
     """A surrogate pair escape (one character once decoded) starts at body[i]."""
     try:
-        high, low = int(body[i + 2:i + 6], 16), int(body[i + 8:i + 12], 16)
+        high, low = int(body[i + 2 : i + 6], 16), int(body[i + 8 : i + 12], 16)
     except ValueError:
         return False
     return 0xD800 <= high < 0xDC00 and body.startswith("\\u", i + 6) and 0xDC00 <= low < 0xE000

@@ -47,11 +47,23 @@ _SEP = "\x1f"
 _MASK = "_"
 
 _MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
-    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "may": 5,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
 }
-_MONTH = re.compile(r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-                    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?,?")
+_MONTH = re.compile(
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?,?"
+)
 _DAY = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)?,?")
 _YEAR = re.compile(r"[0-9]{4}")
 _NUMERIC_DATE = re.compile(r"([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})|([0-9]{1,2})([/.])([0-9]{1,2})\6([0-9]{4})")
@@ -62,9 +74,13 @@ _DIGITS = re.compile(r"[0-9]")
 _EDGE = "\"'`()[]{}<>*_,;:!?"
 _POLARITY_FIRST = frozenset("yctadionf")  # first letters of the polarity markers
 _LEAD = re.compile(r"[\s*_\"'`#>(\[-]+")
-_YES = re.compile(r"(?:yes|yeah|yep|yup)\b|(?:correct|true|absolutely|certainly|definitely|indeed|of course)(?=[.!,;:]|$)")
-_NO = re.compile(r"(?:nope\b|(?:no|incorrect|false|not at all|(?:absolutely|certainly|definitely|of course) not)"
-                 r"(?=[.!,;:]|$))")
+_YES = re.compile(
+    r"(?:yes|yeah|yep|yup)\b|(?:correct|true|absolutely|certainly|definitely|indeed|of course)(?=[.!,;:]|$)"
+)
+_NO = re.compile(
+    r"(?:nope\b|(?:no|incorrect|false|not at all|(?:absolutely|certainly|definitely|of course) not)"
+    r"(?=[.!,;:]|$))"
+)
 _MARKER = re.compile(rf"(?:{_YES.pattern}|{_NO.pattern})[.!,;:]*")
 _TOKEN = re.compile(r"[\w']+")
 _NEGATIONS = {"not", "no", "never", "cannot", "nor", "neither"}
@@ -98,11 +114,11 @@ def _number(m: re.Match) -> str:
 def values(text: str, polarity: bool = True, limit: int = 24) -> dict[str, set[str]]:
     """Fact values by kind in a normalized text (single spaces and newlines; kinds without values left out).
 
-    Code is no fact: fenced and inline code spans and function calls with their
-arguments (``primerange(1, 30)``, ``sum(range(1,101))``) are dropped first.
+        Code is no fact: fenced and inline code spans and function calls with their
+    arguments (``primerange(1, 30)``, ``sum(range(1,101))``) are dropped first.
 
-Only the words holding a digit are read, the first ``limit`` of them; past that the text is
-    long-form and ``TRUNCATED`` is among the kinds.
+    Only the words holding a digit are read, the first ``limit`` of them; past that the text is
+        long-form and ``TRUNCATED`` is among the kinds.
     """
     out: dict[str, set[str]] = {}
     if polarity:
@@ -180,7 +196,7 @@ def _strip_lead(text: str) -> str:
     if text[:1].isalnum():
         return text
     m = _LEAD.match(text)
-    return text[m.end():] if m else text
+    return text[m.end() :] if m else text
 
 
 def _date_parts(value: str) -> tuple[str | None, str, str | None]:
@@ -254,7 +270,7 @@ def negation_key(answer: str) -> tuple[int, int]:
         return 0, 0
     text = _strip_lead(answer)
     m = _MARKER.match(text)
-    tokens = _TOKEN.findall(text[m.end() if m else 0:].replace("\u2019", "'"))
+    tokens = _TOKEN.findall(text[m.end() if m else 0 :].replace("\u2019", "'"))
     if not 3 <= len(tokens) <= NEGATION_MAX_WORDS:
         return 0, 0
     kept, parity = [], 0

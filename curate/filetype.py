@@ -27,17 +27,27 @@ COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 BINARY_SUFFIXES = (".parquet", ".arrow", ".feather")
 JSON_SUFFIXES = tuple(".json" + c for c in ("", *COMPRESSIONS))
 DATASET_SUFFIXES = BINARY_SUFFIXES + tuple(b + c for b in TEXT_BASES for c in ("", *COMPRESSIONS))
-SUPPORTED = ("JSONL/NDJSON and JSON arrays (plain, or gzip, bz2, xz or zstd compressed), Parquet, "
-             "Arrow IPC (file or stream), CSV, TSV, and `datasets` save_to_disk folders")
+SUPPORTED = (
+    "JSONL/NDJSON and JSON arrays (plain, or gzip, bz2, xz or zstd compressed), Parquet, "
+    "Arrow IPC (file or stream), CSV, TSV, and `datasets` save_to_disk folders"
+)
 MAGIC = [  # long enough that no line of text starts with one (Parquet also ends with its magic)
-    (b"ARROW1\x00\x00", "arrow"), (b"\xff\xff\xff\xff", "arrow-stream"), (b"\x1f\x8b", "gzip"),
-    (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"ARROW1\x00\x00", "arrow"),
+    (b"\xff\xff\xff\xff", "arrow-stream"),
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
 ]
 BZ2_MAGIC = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
 REFUSED_MAGIC = [
-    (b"PK\x03\x04", "a zip archive"), (b"PK\x05\x06", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
-    (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"), (b"\x89HDF", "an HDF5 file"),
-    (b"\x93NUMPY", "a NumPy array"), (b"SQLite format 3\x00", "an SQLite database"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"PK\x05\x06", "a zip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"\xff\xfe", "UTF-16 text"),
+    (b"\xfe\xff", "UTF-16 text"),
+    (b"\x89HDF", "an HDF5 file"),
+    (b"\x93NUMPY", "a NumPy array"),
+    (b"SQLite format 3\x00", "an SQLite database"),
 ]
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 EXTRAS = {"pyarrow": "parquet", "zstandard": "zstd"}
@@ -55,18 +65,28 @@ class FileKind:
         return self.container in TABULAR
 
     def describe(self) -> str:
-        names = {"jsonl": "JSON lines", "json": "JSON", "parquet": "Parquet", "arrow": "Arrow IPC file",
-                 "arrow-stream": "Arrow IPC stream", "csv": "CSV", "tsv": "TSV"}
+        names = {
+            "jsonl": "JSON lines",
+            "json": "JSON",
+            "parquet": "Parquet",
+            "arrow": "Arrow IPC file",
+            "arrow-stream": "Arrow IPC stream",
+            "csv": "CSV",
+            "tsv": "TSV",
+        }
         return names[self.container] + (f" ({self.compression}-compressed)" if self.compression else "")
 
 
 def require(module: str):
     """Import an optional dependency, or fail with one line naming the extra that installs it."""
     import importlib
+
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise CurateError(f"this file needs the `{module}` package: pip install 'curate-sft[{EXTRAS[module]}]'") from None
+        raise CurateError(
+            f"this file needs the `{module}` package: pip install 'curate-sft[{EXTRAS[module]}]'"
+        ) from None
 
 
 def _magic(head: bytes, table) -> str | None:
@@ -137,8 +157,11 @@ def sniff(path: str) -> FileKind | None:
     if found in TABULAR:
         return FileKind(found)
     if found:
-        return FileKind(_text_container(path), found) if _inner_is_text(path, found) else refuse(
-            path, f"{found}-compressed binary data")
+        return (
+            FileKind(_text_container(path), found)
+            if _inner_is_text(path, found)
+            else refuse(path, f"{found}-compressed binary data")
+        )
     if os.path.basename(path).lower().endswith(BINARY_SUFFIXES):
         refuse(path, f"named {os.path.splitext(path)[1]} but its content is not Parquet or Arrow")
     if looks_binary(head):
@@ -215,7 +238,7 @@ class _Zstd(io.RawIOBase):
                 return 0
             self.pending, self.pos = self._feed(chunk), 0
         n = min(len(buffer), len(self.pending) - self.pos)
-        buffer[:n] = self.pending[self.pos:self.pos + n]
+        buffer[:n] = self.pending[self.pos : self.pos + n]
         self.pos += n
         return n
 
@@ -252,13 +275,27 @@ def check_rewritable(path: str, target: str | None, command: str) -> None:
     if kind.tabular and command != "fix":
         raise CurateError(f"{path}: `curate {command}` does not read {kind.describe()} yet; convert it to JSONL first")
     if kind.container == "parquet":
-        raise CurateError(f"{path}: `curate fix` writes Parquet back only as Parquet: use --in-place or -o FILE.parquet")
+        raise CurateError(
+            f"{path}: `curate fix` writes Parquet back only as Parquet: use --in-place or -o FILE.parquet"
+        )
     if kind.tabular:
-        raise CurateError(f"{path}: `curate fix` cannot write {kind.describe()} back; "
-                          f"lint it as it is, or convert it to JSONL or Parquet first")
+        raise CurateError(
+            f"{path}: `curate fix` cannot write {kind.describe()} back; "
+            f"lint it as it is, or convert it to JSONL or Parquet first"
+        )
     if in_place and kind.compression != written_compression(path):
-        raise CurateError(f"{path}: `curate {command}` cannot rewrite {kind.describe()} in place "
-                          f"(it writes plain or .gz JSON lines); use --output FILE.jsonl")
-    if target is not None and os.path.splitext(target.lower())[1] in BINARY_SUFFIXES + (".csv", ".tsv", ".bz2", ".xz", ".zst"):
-        raise CurateError(f"{target}: `curate {command}` writes JSON lines, JSON arrays or gzip (and Parquet from "
-                          f"Parquet); choose a .jsonl, .json or .gz output")
+        raise CurateError(
+            f"{path}: `curate {command}` cannot rewrite {kind.describe()} in place "
+            f"(it writes plain or .gz JSON lines); use --output FILE.jsonl"
+        )
+    if target is not None and os.path.splitext(target.lower())[1] in BINARY_SUFFIXES + (
+        ".csv",
+        ".tsv",
+        ".bz2",
+        ".xz",
+        ".zst",
+    ):
+        raise CurateError(
+            f"{target}: `curate {command}` writes JSON lines, JSON arrays or gzip (and Parquet from "
+            f"Parquet); choose a .jsonl, .json or .gz output"
+        )

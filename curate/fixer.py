@@ -49,10 +49,14 @@ class FixReport:
     def describe(self) -> str:
         fixes = ", ".join(f"{c}: {n}" for c, n in sorted(self.by_code.items())) or "none"
         if self.diff is not None:
-            return (f"Read {self.read} records: would keep {self.kept} ({self.changed} changed), "
-                    f"remove {self.removed}.\nFixes that would apply: {fixes}. Nothing written (--diff).")
-        lines = [f"Read {self.read} records: kept {self.kept} ({self.changed} changed), removed {self.removed}.",
-                 f"Fixes applied: {fixes}."]
+            return (
+                f"Read {self.read} records: would keep {self.kept} ({self.changed} changed), "
+                f"remove {self.removed}.\nFixes that would apply: {fixes}. Nothing written (--diff)."
+            )
+        lines = [
+            f"Read {self.read} records: kept {self.kept} ({self.changed} changed), removed {self.removed}.",
+            f"Fixes applied: {fixes}.",
+        ]
         lines += [f"Wrote {p}" for p in self.outputs]
         if self.removed:
             lines.append(f"Removed records are in {self.rejects}{self.rejects_note}")
@@ -88,8 +92,17 @@ def default_rejects(output: str) -> str:
     return f"{stem}.rejects.jsonl"  # always JSONL entries, and a name directory discovery skips
 
 
-def fix_paths(paths: list[str], config: Config, splits: dict, references, unsafe: bool,
-              output: str | None, rejects: str | None, jobs: int = 1, diff: bool = False) -> FixReport:
+def fix_paths(
+    paths: list[str],
+    config: Config,
+    splits: dict,
+    references,
+    unsafe: bool,
+    output: str | None,
+    rejects: str | None,
+    jobs: int = 1,
+    diff: bool = False,
+) -> FixReport:
     """Fix `paths` into `output` (one input) or in place; with `diff`, write nothing and put the
     changes in the report's `diff`. Returns what was done."""
     files = expand_paths(paths, config)
@@ -123,7 +136,9 @@ def fix_plan(config: Config, unsafe: bool) -> tuple[_Plan, set]:
     rules = load_rules()
     selected = [c for c in config.selected() if rules[c].fix is not None and (unsafe or not rules[c].unsafe_fix)]
     removers = {c for c in selected if rules[c].fix == "remove"}
-    return _Plan(config.format, [rules[c] for c in selected if callable(rules[c].fix)], config.max_record_bytes), removers
+    return _Plan(
+        config.format, [rules[c] for c in selected if callable(rules[c].fix)], config.max_record_bytes
+    ), removers
 
 
 def removers_config(config: Config, removers: set) -> Config:
@@ -159,8 +174,9 @@ def check_splittable(path: str, fmt: str | None, max_record_bytes: int) -> None:
         elif not array and parse(rec).error:
             problem = f"line {rec.line} is not a JSON record, and the file is not a JSON array"
         if problem:
-            raise CurateError(f"{path}: cannot be split into records exactly ({problem}); "
-                              "`curate fix` does not rewrite it")
+            raise CurateError(
+                f"{path}: cannot be split into records exactly ({problem}); `curate fix` does not rewrite it"
+            )
 
 
 def _fix_file(path, target, plan, rejected, report):
@@ -249,8 +265,10 @@ def _removal(rec, plan, report):
     found = None
     for d in plan.to_remove.get(rec.index, ()):
         if d.code == "D001" and key is not None and not seen:
-            report.not_fixed.append(f"{rec.path}:{rec.line}: not removed ({d.code}): its bytes differ from the "
-                                    "earlier record's where they are not valid UTF-8")
+            report.not_fixed.append(
+                f"{rec.path}:{rec.line}: not removed ({d.code}): its bytes differ from the "
+                "earlier record's where they are not valid UTF-8"
+            )
             continue
         found = d
         break
@@ -266,9 +284,14 @@ def suspect_key(rec) -> tuple | None:
 
 
 def _reject(rec, d, rejected, report) -> None:
-    entry = {"path": rec.path, "line": rec.line, "code": d.code, "reason": d.message,
-             "related": [{"path": r.path, "line": r.line} for r in d.related],
-             "record": rec.raw.decode("utf-8", errors="replace")}
+    entry = {
+        "path": rec.path,
+        "line": rec.line,
+        "code": d.code,
+        "reason": d.message,
+        "related": [{"path": r.path, "line": r.line} for r in d.related],
+        "record": rec.raw.decode("utf-8", errors="replace"),
+    }
     if rec.element:
         entry["element"] = rec.element
     try:

@@ -9,11 +9,24 @@ from typing import Any
 from curate.records import ROLES, Message
 
 ROLE_ALIASES = {
-    "human": "user", "usr": "user", "prompter": "user", "question": "user",
-    "gpt": "assistant", "bot": "assistant", "model": "assistant", "ai": "assistant",
-    "chatgpt": "assistant", "gpt4": "assistant", "answer": "assistant", "response": "assistant",
-    "developer": "system", "sys": "system", "system_prompt": "system",
-    "function": "tool", "observation": "tool", "ipython": "tool",
+    "human": "user",
+    "usr": "user",
+    "prompter": "user",
+    "question": "user",
+    "gpt": "assistant",
+    "bot": "assistant",
+    "model": "assistant",
+    "ai": "assistant",
+    "chatgpt": "assistant",
+    "gpt4": "assistant",
+    "answer": "assistant",
+    "response": "assistant",
+    "developer": "system",
+    "sys": "system",
+    "system_prompt": "system",
+    "function": "tool",
+    "observation": "tool",
+    "ipython": "tool",
 }
 
 
@@ -59,21 +72,38 @@ class Format:
 
 
 OPENAI = Format(
-    "openai", "messages", "role", "content",
+    "openai",
+    "messages",
+    "role",
+    "content",
     frozenset({"messages", "tools", "parallel_tool_calls"}),
     frozenset({"role", "content", "name", "tool_calls", "tool_call_id", "weight"}),
     {r: r for r in ROLES},
 )
 SHAREGPT = Format(
-    "sharegpt", "conversations", "from", "value",
+    "sharegpt",
+    "conversations",
+    "from",
+    "value",
     frozenset({"conversations", "system", "tools", "id"}),
     frozenset({"from", "value", "weight"}),
-    {"human": "user", "gpt": "assistant", "system": "system", "user": "user", "assistant": "assistant",
-     "tool": "tool", "observation": "tool", "function_call": "assistant"},
+    {
+        "human": "user",
+        "gpt": "assistant",
+        "system": "system",
+        "user": "user",
+        "assistant": "assistant",
+        "tool": "tool",
+        "observation": "tool",
+        "function_call": "assistant",
+    },
     system_key="system",
 )
 ALPACA = Format(
-    "alpaca", None, "", "",
+    "alpaca",
+    None,
+    "",
+    "",
     frozenset({"instruction", "input", "output", "system", "history"}),
     frozenset(),
     {},
@@ -126,8 +156,9 @@ def field_mapping(fields: dict, base: str | None = None) -> tuple[str, dict]:
             mapping[key] = value
     listy, flat = [k for k in LIST_FIELDS if k in mapping], [k for k in FLAT_FIELDS if k in mapping]
     if listy and flat:
-        raise FieldMappingError(f"fields {listy[0]!r} (a message list) and {flat[0]!r} (alpaca-style columns) "
-                                "cannot be mixed")
+        raise FieldMappingError(
+            f"fields {listy[0]!r} (a message list) and {flat[0]!r} (alpaca-style columns) cannot be mixed"
+        )
     family = base or ("alpaca" if flat else "openai")
     if family == "alpaca" and listy:
         raise FieldMappingError(f"field {listy[0]!r} needs a message-list format, not alpaca")
@@ -158,8 +189,16 @@ def mapped_format(mapping: dict, family: str) -> Format:
         prompt, extra = mapping.get("prompt", base.prompt_key), mapping.get("input", base.input_key)
         response, system = mapping.get("response", base.response_key), mapping.get("system", base.system_key)
         record_keys = base.record_keys - set(base.text_fields) | {prompt, extra, response, system}
-        return replace(base, name=name, base=family, record_keys=frozenset(record_keys), system_key=system,
-                       prompt_key=prompt, input_key=extra, response_key=response)
+        return replace(
+            base,
+            name=name,
+            base=family,
+            record_keys=frozenset(record_keys),
+            system_key=system,
+            prompt_key=prompt,
+            input_key=extra,
+            response_key=response,
+        )
     list_key = mapping.get("messages", base.list_key)
     role_key, content_key = mapping.get("role", base.role_key), mapping.get("content", base.content_key)
     system_key = mapping.get("system", base.system_key)
@@ -168,9 +207,18 @@ def mapped_format(mapping: dict, family: str) -> Format:
     roles = dict(base.native_roles)
     for role, values in mapping.get("roles", {}).items():
         roles.update({v: role for v in values})
-    return replace(base, name=name, base=family, list_key=list_key, role_key=role_key, content_key=content_key,
-                   record_keys=frozenset(record_keys), message_keys=frozenset(message_keys), native_roles=roles,
-                   system_key=system_key)
+    return replace(
+        base,
+        name=name,
+        base=family,
+        list_key=list_key,
+        role_key=role_key,
+        content_key=content_key,
+        record_keys=frozenset(record_keys),
+        message_keys=frozenset(message_keys),
+        native_roles=roles,
+        system_key=system_key,
+    )
 
 
 def format_name(fields: dict, base: str | None) -> str | None:
@@ -212,12 +260,21 @@ def to_messages(data: Any, fmt: Format) -> list[Message] | None:
         if not isinstance(item, dict):
             continue
         role, known, alias = fmt.map_role(item.get(fmt.role_key))
-        messages.append(Message(
-            role, item.get(fmt.content_key), f"{base}/{i}", fmt.role_key, fmt.content_key, raw=item, known_role=known,
-            alias=alias, weight=item.get("weight"),
-            tool_calls=item.get("tool_calls") or (item if item.get(fmt.role_key) == "function_call" else None),
-            tool_call_id=item.get("tool_call_id"),
-        ))
+        messages.append(
+            Message(
+                role,
+                item.get(fmt.content_key),
+                f"{base}/{i}",
+                fmt.role_key,
+                fmt.content_key,
+                raw=item,
+                known_role=known,
+                alias=alias,
+                weight=item.get("weight"),
+                tool_calls=item.get("tool_calls") or (item if item.get(fmt.role_key) == "function_call" else None),
+                tool_call_id=item.get("tool_call_id"),
+            )
+        )
     return messages
 
 
@@ -238,10 +295,21 @@ def _alpaca(data: dict, fmt: Format = ALPACA) -> list[Message] | None:
 
 
 TEXT_FIELD_ROLES = {
-    "question": "user", "prompt": "user", "input": "user", "instruction": "user", "query": "user",
-    "problem": "user", "context": "user", "text": "user",
-    "answer": "assistant", "output": "assistant", "response": "assistant", "solution": "assistant",
-    "completion": "assistant", "target": "assistant", "label": "assistant",
+    "question": "user",
+    "prompt": "user",
+    "input": "user",
+    "instruction": "user",
+    "query": "user",
+    "problem": "user",
+    "context": "user",
+    "text": "user",
+    "answer": "assistant",
+    "output": "assistant",
+    "response": "assistant",
+    "solution": "assistant",
+    "completion": "assistant",
+    "target": "assistant",
+    "label": "assistant",
 }
 
 

@@ -83,8 +83,13 @@ def open_regular(path: str, what: str = "") -> int:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a plain file"
@@ -126,8 +131,9 @@ class StableInputs:
                 fcntl.flock(fd, (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
-                raise CurateError(f"{path} is being rewritten by another curate run; "
-                                  f"try again when it has finished") from None
+                raise CurateError(
+                    f"{path} is being rewritten by another curate run; try again when it has finished"
+                ) from None
             st = os.fstat(fd)
             if (st.st_dev, st.st_ino) == _inode(path):
                 break
@@ -136,8 +142,10 @@ class StableInputs:
             raise CurateError(f"{path} keeps being replaced while curate opens it")
         if self.exclusive and st.st_nlink > 1:
             os.close(fd)
-            raise CurateError(f"{path} has {st.st_nlink} hard links: rewriting it in place would split them "
-                              f"(the other names would keep the old data); fix a copy, or write with --output")
+            raise CurateError(
+                f"{path} has {st.st_nlink} hard links: rewriting it in place would split them "
+                f"(the other names would keep the old data); fix a copy, or write with --output"
+            )
         self.held[os.path.realpath(path)] = (fd, Fingerprint.of_stat(st, sha256_of(fd)))
 
     def before_write(self, target: str) -> None:
@@ -147,8 +155,10 @@ class StableInputs:
                 continue
             now = fingerprint(real, with_hash=real == target)
             if replace(now, sha256="") != replace(then, sha256="") or (real == target and now.sha256 != then.sha256):
-                raise CurateError(f"{real} changed while curate was working on it ({then.describe_change(now)}); "
-                                  f"nothing more was written: run again")
+                raise CurateError(
+                    f"{real} changed while curate was working on it ({then.describe_change(now)}); "
+                    f"nothing more was written: run again"
+                )
         if target in self.held:
             self.done.add(target)
 
@@ -157,8 +167,10 @@ class StableInputs:
         for real, (_fd, then) in self.held.items():
             now = fingerprint(real)
             if now != then:
-                raise CurateError(f"{real} changed while curate was reading it ({then.describe_change(now)}); "
-                                  f"nothing was written: run again")
+                raise CurateError(
+                    f"{real} changed while curate was reading it ({then.describe_change(now)}); "
+                    f"nothing was written: run again"
+                )
 
 
 def _allow_open_files(n: int) -> None:
@@ -169,8 +181,10 @@ def _allow_open_files(n: int) -> None:
     if soft != resource.RLIM_INFINITY and soft < n:
         target = n if hard == resource.RLIM_INFINITY else min(n, hard)
         if n > target:
-            raise CurateError(f"{n - 64} input files are more than this system lets one process lock "
-                              f"(open files limit {hard}); fix fewer files per run")
+            raise CurateError(
+                f"{n - 64} input files are more than this system lets one process lock "
+                f"(open files limit {hard}); fix fewer files per run"
+            )
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 

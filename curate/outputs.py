@@ -49,8 +49,9 @@ def check_outputs(inputs: list[str], outputs: list[tuple[str, str | None]]) -> N
         key = _identity(path)
         if key in read:
             same = "" if read[key] == path else f" (the same file as {read[key]})"
-            raise CurateError(f"{label} {path} is also an input{same}: writing it would destroy the data; "
-                              f"choose another path")
+            raise CurateError(
+                f"{label} {path} is also an input{same}: writing it would destroy the data; choose another path"
+            )
         if key in taken:
             other_label, other = taken[key]
             raise CurateError(f"{label} {path} and {other_label} {other} are the same file; choose different paths")
@@ -67,15 +68,17 @@ def _check_kind(label: str, path: str) -> None:
     except OSError as exc:
         raise CurateError(f"{label} {path}: {exc.strerror}") from None
     if mode is not None and not stat.S_ISREG(mode):
-        raise CurateError(f"{label} {path} is not a regular file (a device, FIFO or socket); curate writes only "
-                          f"regular files")
+        raise CurateError(
+            f"{label} {path} is not a regular file (a device, FIFO or socket); curate writes only regular files"
+        )
     directory = os.path.dirname(os.path.realpath(path))
     if os.path.isdir(directory) and not os.access(directory, os.W_OK):
         raise CurateError(f"{label} {path}: cannot write into {directory}: permission denied")
 
 
-def check_lint_outputs(paths: list[str], references, report: str | None, baseline: str | None,
-                       certificate: str | None) -> None:
+def check_lint_outputs(
+    paths: list[str], references, report: str | None, baseline: str | None, certificate: str | None
+) -> None:
     """`curate lint`: the report, baseline and certificate are none of the data files nor each other."""
     from curate.discovery import expand_paths
 

@@ -28,6 +28,7 @@ def fix_parquet(path, target, plan, rejected, report) -> None:
     the fixer's per-file step). A row's record index is the file's first index plus its 0-based row."""
     pa = require("pyarrow")
     import pyarrow.parquet as pq
+
     first = plan.first_index.get(path, 0)
     with pq.ParquetFile(path) as source:
         schema = source.schema_arrow
@@ -57,9 +58,14 @@ def fix_row(path: str, row: int, index: int, data: dict, fmt: str, plan, rejecte
 
 
 def _reject(rejected, path: str, row: int, finding, data: dict, report) -> None:
-    entry = {"path": path, "line": row, "code": finding.code, "reason": finding.message,
-             "related": [{"path": r.path, "line": r.line} for r in finding.related],
-             "record": row_json(data).decode("utf-8")}
+    entry = {
+        "path": path,
+        "line": row,
+        "code": finding.code,
+        "reason": finding.message,
+        "related": [{"path": r.path, "line": r.line} for r in finding.related],
+        "record": row_json(data).decode("utf-8"),
+    }
     rejected.write(json.dumps(entry, ensure_ascii=False) + "\n")
     report.removed += 1
     report.by_code[finding.code] = report.by_code.get(finding.code, 0) + 1

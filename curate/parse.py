@@ -27,7 +27,7 @@ def decode(raw: bytes) -> tuple[str, str | None]:
     """(text, encoding problem or None): BOMs and NUL bytes dropped, invalid UTF-8 replaced."""
     issue = None
     if raw.startswith(BOM):
-        raw, issue = raw[len(BOM):], "byte order mark (BOM) at the start of the line"
+        raw, issue = raw[len(BOM) :], "byte order mark (BOM) at the start of the line"
     if NUL in raw:
         issue = issue or f"NUL byte at column {raw.index(NUL) + 1}"
         raw = raw.replace(NUL, b"")
@@ -74,10 +74,12 @@ def loads(text: str):
 # The end of a key token: its closing quote, optional whitespace, the colon.
 _KEY_END = re.compile(r'"[ \t\n\r]*:')
 _SPACED_KEY_END = re.compile(r'"[ \t\n\r]')
-_KEY_TESTS: dict[type, tuple[Any, Any, Any]] = {str: ('":', _KEY_END, _SPACED_KEY_END),
-              bytes: (b'":', re.compile(_KEY_END.pattern.encode()), re.compile(_SPACED_KEY_END.pattern.encode()))}
+_KEY_TESTS: dict[type, tuple[Any, Any, Any]] = {
+    str: ('":', _KEY_END, _SPACED_KEY_END),
+    bytes: (b'":', re.compile(_KEY_END.pattern.encode()), re.compile(_SPACED_KEY_END.pattern.encode())),
+}
 # orjson reads an integer beyond 64 bits as a float; json.loads keeps it exact.
-_BIG = 2.0 ** 63
+_BIG = 2.0**63
 
 
 _SCALARS = (str, int, bool, type(None))

@@ -206,8 +206,7 @@ def _lines(stream, first: int = 1, offset: int = 0, limit: int = DEFAULT_MAX_REC
                 size += len(more)
             record_size = size + len(more.rstrip(b"\r\n"))
             size += len(more)
-            error = Oversize(f"record is {record_size} bytes, over the {limit}-byte limit (max-record-bytes); "
-                             f"not read")
+            error = Oversize(f"record is {record_size} bytes, over the {limit}-byte limit (max-record-bytes); not read")
             yield _Item(number, b"", error, pos, pos, pos + size)
             pos += size
             continue
@@ -229,8 +228,13 @@ def _detect_format(samples: list[bytes]) -> str:
     return votes.most_common(1)[0][0] if votes else "openai"
 
 
-def read_file(info: FileInfo, forced_format: str | None, start_index: int,
-              max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, report_oversize: bool = False) -> Iterator[Record]:
+def read_file(
+    info: FileInfo,
+    forced_format: str | None,
+    start_index: int,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    report_oversize: bool = False,
+) -> Iterator[Record]:
     """Stream one file's records; fills `info` (records, sha256, size, format) as it goes.
 
     A record over ``max_record_bytes`` is an error record (F001) when
@@ -241,6 +245,7 @@ def read_file(info: FileInfo, forced_format: str | None, start_index: int,
     kind = sniff(source)
     if kind is not None and kind.tabular:
         from curate.tabular import read_table
+
         yield from read_table(info, kind, forced_format, start_index)
         return
     try:
@@ -252,8 +257,10 @@ def read_file(info: FileInfo, forced_format: str | None, start_index: int,
         with raw:
             for rec in _records(info, stream, forced_format, start_index, max_record_bytes):
                 if isinstance(rec.error, Oversize) and not report_oversize:
-                    raise CurateError(f"{info.path}:{rec.line}: {rec.error}; raise max-record-bytes in the "
-                                      f"configuration to process it")
+                    raise CurateError(
+                        f"{info.path}:{rec.line}: {rec.error}; raise max-record-bytes in the "
+                        f"configuration to process it"
+                    )
                 yield rec
             while hashed.read(1 << 20):  # hash any trailing bytes a decoder did not consume
                 pass
@@ -262,8 +269,9 @@ def read_file(info: FileInfo, forced_format: str | None, start_index: int,
     info.sha256, info.size = hashed.sha.hexdigest(), hashed.count
 
 
-def _records(info: FileInfo, stream, forced_format: str | None, start_index: int,
-             limit: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Record]:
+def _records(
+    info: FileInfo, stream, forced_format: str | None, start_index: int, limit: int = DEFAULT_MAX_RECORD_BYTES
+) -> Iterator[Record]:
     if info.path.lower().endswith(JSON_SUFFIXES):
         head, items = _peek(_json_array_elements(stream.read(), limit))
     else:
@@ -271,8 +279,19 @@ def _records(info: FileInfo, stream, forced_format: str | None, start_index: int
     info.format = forced_format or _detect_format([item.raw for item in head if not item.error])
     index = start_index
     for item in items:
-        rec = Record(info.path, item.line, info.split, item.raw, index=index, fmt=info.format, error=item.error,
-                     start=item.start, end=item.end, stop=item.stop, element=item.element)
+        rec = Record(
+            info.path,
+            item.line,
+            info.split,
+            item.raw,
+            index=index,
+            fmt=info.format,
+            error=item.error,
+            start=item.start,
+            end=item.end,
+            stop=item.stop,
+            element=item.element,
+        )
         index += 1
         info.records += 1
         yield rec

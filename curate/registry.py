@@ -53,9 +53,17 @@ def _register(rule: Rule) -> None:
     RULES[rule.code] = rule
 
 
-def record_rule(code: str, name: str, severity: str, *, requires: str = "conversation",
-                options: dict | None = None, fix: Callable | str | None = None, unsafe_fix: bool = False,
-                trigger=None):
+def record_rule(
+    code: str,
+    name: str,
+    severity: str,
+    *,
+    requires: str = "conversation",
+    options: dict | None = None,
+    fix: Callable | str | None = None,
+    unsafe_fix: bool = False,
+    trigger=None,
+):
     """Register `fn(record, ctx) -> Iterable[Finding]`, run once per record.
 
     `requires` picks the records it sees: "line" every line, "json" every parsed line,
@@ -65,15 +73,37 @@ def record_rule(code: str, name: str, severity: str, *, requires: str = "convers
     """
 
     def deco(fn):
-        _register(Rule(code, name, severity, "record", fn, inspect.getdoc(fn) or "", requires,
-                       dict(options or {}), (), fix, unsafe_fix, trigger))
+        _register(
+            Rule(
+                code,
+                name,
+                severity,
+                "record",
+                fn,
+                inspect.getdoc(fn) or "",
+                requires,
+                dict(options or {}),
+                (),
+                fix,
+                unsafe_fix,
+                trigger,
+            )
+        )
         return fn
 
     return deco
 
 
-def dataset_rule(code: str, name: str, severity: str, *, features: tuple = (),
-                 options: dict | None = None, fix: Callable | str | None = None, unsafe_fix: bool = False):
+def dataset_rule(
+    code: str,
+    name: str,
+    severity: str,
+    *,
+    features: tuple = (),
+    options: dict | None = None,
+    fix: Callable | str | None = None,
+    unsafe_fix: bool = False,
+):
     """Register a class `cls(ctx)` with `collect(refs, features)` per chunk and `finish() -> Iterable[Finding]`.
 
     `features` names extractors (see `feature`) computed in the same pass as the record rules;
@@ -81,8 +111,21 @@ def dataset_rule(code: str, name: str, severity: str, *, features: tuple = (),
     """
 
     def deco(cls):
-        _register(Rule(code, name, severity, "dataset", cls, inspect.getdoc(cls) or "", "line",
-                       dict(options or {}), tuple(features), fix, unsafe_fix))
+        _register(
+            Rule(
+                code,
+                name,
+                severity,
+                "dataset",
+                cls,
+                inspect.getdoc(cls) or "",
+                "line",
+                dict(options or {}),
+                tuple(features),
+                fix,
+                unsafe_fix,
+            )
+        )
         return cls
 
     return deco
@@ -121,6 +164,7 @@ def select_rules(selectors) -> list[str]:
         matched = [c for c in rules if c.startswith(sel)]
         if not matched:
             from curate.errors import CurateError
+
             raise CurateError(f"unknown rule selector: {sel}")
         out += matched
     return sorted(set(out))

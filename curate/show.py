@@ -10,10 +10,12 @@ def settings_text(cfg: Config) -> str:
     """The configuration file used (and how it was found), its hash, the selected rules and their options."""
     rules = load_rules()
     codes = cfg.selected()
-    lines = [f"config: {describe_origin(cfg)}",
-             f"settings sha256: {cfg.digest()}",
-             f"format: {cfg.format or 'detected per file'}",
-             f"fail-on: {cfg.fail_on}"]
+    lines = [
+        f"config: {describe_origin(cfg)}",
+        f"settings sha256: {cfg.digest()}",
+        f"format: {cfg.format or 'detected per file'}",
+        f"fail-on: {cfg.fail_on}",
+    ]
     for name in ("splits", "per_file_ignores", "exclude", "extend_exclude", "paths", "fields"):
         value = getattr(cfg, name, None)
         if value:
@@ -34,6 +36,7 @@ def files_text(paths, cfg: Config, splits: dict, references) -> str:
 
     from curate.engine import lint_paths
     from curate.output.common import inert
+
     files = lint_paths(list(paths), replace(cfg, select=[], extend_select=[]), splits, references).files
     width = max((len(inert(f.path)) for f in files), default=0)
     rows = [f"{inert(f.path):<{width}}  {f.format:<10} {f.split:<9} {f.records} records" for f in files]

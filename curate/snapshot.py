@@ -60,8 +60,10 @@ class Snapshot:
             self.files = {f.path: f for f in copies}
         except OSError as exc:
             self.close()
-            raise CurateError(f"cannot snapshot the data in {self.folder}: {exc.strerror or exc} "
-                              "(set TMPDIR to a folder with room for a copy of the data)") from None
+            raise CurateError(
+                f"cannot snapshot the data in {self.folder}: {exc.strerror or exc} "
+                "(set TMPDIR to a folder with room for a copy of the data)"
+            ) from None
         except BaseException:
             self.close()
             raise
@@ -113,6 +115,11 @@ def _refuse_same_file(earlier: list[SnapshotFile], path: str, split: str, info: 
     """One file given twice (same path, ``./`` spelling, symlink or hardlink: same device and inode): refused."""
     for first in earlier:
         if (first.device, first.inode) == (info.st_dev, info.st_ino):
-            raise CurateError(f"{first.path} ({first.split}) and {path} ({split}) are the same file: "
-                              + ("give each data file once" if first.split == split
-                                 else "train and eval data must be different files"))
+            raise CurateError(
+                f"{first.path} ({first.split}) and {path} ({split}) are the same file: "
+                + (
+                    "give each data file once"
+                    if first.split == split
+                    else "train and eval data must be different files"
+                )
+            )

@@ -14,8 +14,13 @@ import os
 import re
 
 SPLIT_WORDS = {
-    "train": "train", "training": "train",
-    "valid": "eval", "validation": "eval", "val": "eval", "eval": "eval", "dev": "eval",
+    "train": "train",
+    "training": "train",
+    "valid": "eval",
+    "validation": "eval",
+    "val": "eval",
+    "eval": "eval",
+    "dev": "eval",
     "test": "test",
 }
 SPLITS = ("train", "eval", "test", "unsplit", "reference")

@@ -64,17 +64,20 @@ def _batches(path: str, kind: FileKind) -> Iterator[list[dict]]:
     pa = require("pyarrow")
     if kind.container == "parquet":
         import pyarrow.parquet as pq
+
         with pq.ParquetFile(path) as pf:
             for batch in parquet_batches(pf):
                 yield batch.to_pylist()
     elif kind.container == "arrow":
         import pyarrow.ipc
+
         with pa.memory_map(path) as source:
             reader = pyarrow.ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 yield from _slices(reader.get_batch(i))
     elif kind.container == "arrow-stream":
         import pyarrow.ipc
+
         with pa.OSFile(path) as source:
             for batch in pyarrow.ipc.open_stream(source):
                 yield from _slices(batch)
@@ -101,6 +104,7 @@ def _csv_batches(path: str, kind: FileKind) -> Iterator[list[dict]]:
     """CSV/TSV rows with every column read as text (a numeric-looking answer stays a string)."""
     pa = require("pyarrow")
     import pyarrow.csv as pcsv
+
     delimiter = "\t" if kind.container == "tsv" else ","
     with _csv_source(path, kind) as f:
         text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
@@ -110,10 +114,15 @@ def _csv_batches(path: str, kind: FileKind) -> Iterator[list[dict]]:
         return
     with _csv_source(path, kind) as f:
         reader = pcsv.open_csv(
-            f, read_options=pcsv.ReadOptions(block_size=1 << 24),  # a row must fit in one block
+            f,
+            read_options=pcsv.ReadOptions(block_size=1 << 24),  # a row must fit in one block
             parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
+            convert_options=pcsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
         for batch in reader:
             yield from _slices(batch)
 

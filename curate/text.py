@@ -8,8 +8,15 @@ import unicodedata
 # TeX math markup, which a benchmark problem may carry and its pasted copy may not (or the reverse).
 _TEX_HINT = re.compile(r"\$|\\[a-zA-Z(\[\])]")
 _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
-_TEX_OPERATORS = {"\\cdot": " * ", "\\times": " * ", "\\div": " / ", "\\le": " <= ", "\\ge": " >= ",
-                  "\\neq": " != ", "\\pm": " +- "}
+_TEX_OPERATORS = {
+    "\\cdot": " * ",
+    "\\times": " * ",
+    "\\div": " / ",
+    "\\le": " <= ",
+    "\\ge": " >= ",
+    "\\neq": " != ",
+    "\\pm": " +- ",
+}
 _TEX_DROP = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)\b|\\[$()\[\]]|\$|\\(?=[a-zA-Z])")
 _TEX_SPACE = re.compile(r"\\[,;!: ]")
 _OPERATOR = re.compile("|".join(re.escape(k) + r"(?![a-zA-Z])" for k in _TEX_OPERATORS))

@@ -11,13 +11,18 @@ from curate.registry import record_rule
 from curate.rules.intent import prose, turns
 
 # A run of numbers, operators and parentheses, with at least one operator between two numbers.
-_EXPR = re.compile(r"[(\[]*\s*-?\s*\d[\d,]*(?:\.\d+)?(?:\s*[)\]]*\s*(?:[-+*/^×÷x%]|\*\*)\s*[(\[]*\s*-?\s*\d[\d,]*"
-                   r"(?:\.\d+)?\s*[)\]]*)+")
+_EXPR = re.compile(
+    r"[(\[]*\s*-?\s*\d[\d,]*(?:\.\d+)?(?:\s*[)\]]*\s*(?:[-+*/^×÷x%]|\*\*)\s*[(\[]*\s*-?\s*\d[\d,]*"
+    r"(?:\.\d+)?\s*[)\]]*)+"
+)
 # Words a prompt may hold besides the expression and still be only "compute this".
-_ASK = re.compile(r"\b(?:calculate|compute|evaluate|solve|simplify|find|what(?:'s| is)|whats|work out|determine"
-                  r"|the|a|an|of|this|following|given|expression|equation|value|result|answer|sum|product|total"
-                  r"|math|maths|problem|please|output|arithmetic|operation|numerical|calculation|using|order"
-                  r"|operations|me|tell|give|it|and|is|equal|equals|to|for)\b|[?:=.,!\s]", re.I)
+_ASK = re.compile(
+    r"\b(?:calculate|compute|evaluate|solve|simplify|find|what(?:'s| is)|whats|work out|determine"
+    r"|the|a|an|of|this|following|given|expression|equation|value|result|answer|sum|product|total"
+    r"|math|maths|problem|please|output|arithmetic|operation|numerical|calculation|using|order"
+    r"|operations|me|tell|give|it|and|is|equal|equals|to|for)\b|[?:=.,!\s]",
+    re.I,
+)
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?(?![\w])")
 _DATE_LIKE = re.compile(r"\d{1,4}[-/]\d{1,2}[-/]\d{1,4}|(?<![\d,.])0\d")
 _MAX_EXPONENT = 64
@@ -64,8 +69,9 @@ def evaluate(expr: str) -> Fraction | None:
     """The value of an arithmetic expression (numbers, + - * / ** ^ % x, parentheses), or None when unsure."""
     if _DATE_LIKE.search(expr):
         return None
-    src = (expr.replace(",", "").replace("×", "*").replace("÷", "/").replace("[", "(").replace("]", ")")
-           .replace("^", "**"))
+    src = (
+        expr.replace(",", "").replace("×", "*").replace("÷", "/").replace("[", "(").replace("]", ")").replace("^", "**")
+    )
     src = re.sub(r"(?<=[\d)\s])x(?=[\s(\d])", "*", src)
     try:
         return _value(ast.parse(src.strip(), mode="eval"))
@@ -73,10 +79,13 @@ def evaluate(expr: str) -> Fraction | None:
         return None
 
 
-_AGGREGATE = re.compile(r"^\W*(?:(?:please\s+)?(?:compute|calculate|find|determine|what\s+is|give)\s+)?(?:the\s+)?"
-                        r"(average|mean|sum|total|product)\s+of\s+(?:a\s+list\s+of\s+|the\s+following\s+|these\s+"
-                        r"|the\s+given\s+|the\s+)?(?:numbers|values|integers)?\W*"
-                        r"((?:-?\d+(?:\.\d+)?\s*(?:,|and|\s)\s*)+-?\d+(?:\.\d+)?)\W*$", re.I)
+_AGGREGATE = re.compile(
+    r"^\W*(?:(?:please\s+)?(?:compute|calculate|find|determine|what\s+is|give)\s+)?(?:the\s+)?"
+    r"(average|mean|sum|total|product)\s+of\s+(?:a\s+list\s+of\s+|the\s+following\s+|these\s+"
+    r"|the\s+given\s+|the\s+)?(?:numbers|values|integers)?\W*"
+    r"((?:-?\d+(?:\.\d+)?\s*(?:,|and|\s)\s*)+-?\d+(?:\.\d+)?)\W*$",
+    re.I,
+)
 
 
 def _aggregate(text: str) -> tuple[str, Fraction] | None:
@@ -97,8 +106,9 @@ def _aggregate(text: str) -> tuple[str, Fraction] | None:
     return f"the {kind} of {', '.join(m.group(2).replace(' and ', ', ').replace(',', ' ').split())}", value
 
 
-_OPERATION = re.compile(r"\d\s*(?:[-+*/^×÷x%]|\*\*)\s*[\d(\[-]|\d\s*%\s*of\b|\b(?:average|mean|sum|total|product)\b",
-                        re.I)
+_OPERATION = re.compile(
+    r"\d\s*(?:[-+*/^×÷x%]|\*\*)\s*[\d(\[-]|\d\s*%\s*of\b|\b(?:average|mean|sum|total|product)\b", re.I
+)
 
 
 # Every letter run `_ASK` removes, `_AGGREGATE` reads or `_EXPR` holds (`x`): an ASCII prompt with another is
@@ -127,7 +137,7 @@ def _computable(prompt: str) -> tuple[str, Fraction] | None:
     if len(expressions) != 1:
         return None
     m = expressions[0]
-    rest = _ASK.sub("", text[:m.start()] + " " + text[m.end():])
+    rest = _ASK.sub("", text[: m.start()] + " " + text[m.end() :])
     if rest.strip():
         return None
     value = evaluate(m.group(0))
@@ -148,7 +158,7 @@ def _numbers(text: str) -> list[Fraction]:
 def _agrees(stated: Fraction, value: Fraction, decimals: int) -> bool:
     if stated == value:
         return True
-    return abs(stated - value) <= Fraction(1, 2 * 10 ** decimals) if decimals else False
+    return abs(stated - value) <= Fraction(1, 2 * 10**decimals) if decimals else False
 
 
 def _decimals(text: str, stated: Fraction) -> int:
@@ -199,5 +209,7 @@ def wrong_arithmetic(record, ctx):
     if any(_agrees(n, value, decimals) or _agrees(n, value * 100, decimals) for n in stated):
         return
     shown = f"{float(value):g}" if value.denominator != 1 else str(value.numerator)
-    yield Finding(f"{expr} is {shown}, but the reply states {float(stated[-1]):g}",
-                  pointer=record.messages[len(prompt)].content_pointer)
+    yield Finding(
+        f"{expr} is {shown}, but the reply states {float(stated[-1]):g}",
+        pointer=record.messages[len(prompt)].content_pointer,
+    )

@@ -49,8 +49,9 @@ def system_prompt(records, ctx):
     return out
 
 
-@dataset_rule("C002", "system-prompt-drift", "warning", features=("system_prompt",),
-              options={"majority": 0.8, "min_records": 10})
+@dataset_rule(
+    "C002", "system-prompt-drift", "warning", features=("system_prompt",), options={"majority": 0.8, "min_records": 10}
+)
 class SystemPromptDrift:
     """A record lacks the system prompt most records have, has a different one, or has one where most have none.
 

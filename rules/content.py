@@ -111,7 +111,7 @@ def _strip_edits(value, path: tuple) -> list[Edit]:
         t = part["text"]
         lo, hi = pos, pos + len(t)
         pos = hi
-        cut = t[min(max(start, lo), hi) - lo:max(min(end, hi), lo) - lo]
+        cut = t[min(max(start, lo), hi) - lo : max(min(end, hi), lo) - lo]
         if cut != t:
             edits.append(Edit(path + (j, "text"), cut) if cut else Edit(path + (j,)))
     return edits
@@ -155,10 +155,14 @@ def surrounding_whitespace(record, ctx):
         if bounds is None:
             continue
         start, end = bounds
-        sides = [f"leading {short(text[:start], 16)}" if start else "",
-                 f"trailing {short(text[end:], 16)}" if end < len(text) else ""]
-        yield Finding(f"{field_label(fmt, holder, key, index)} has {' and '.join(s for s in sides if s)} "
-                      "whitespace (fixable)", field_pointer(fmt, key, index))
+        sides = [
+            f"leading {short(text[:start], 16)}" if start else "",
+            f"trailing {short(text[end:], 16)}" if end < len(text) else "",
+        ]
+        yield Finding(
+            f"{field_label(fmt, holder, key, index)} has {' and '.join(s for s in sides if s)} whitespace (fixable)",
+            field_pointer(fmt, key, index),
+        )
 
 
 _CP1252_HIGH = bytes(range(0x80, 0xA0)).decode("cp1252", errors="ignore")
@@ -227,8 +231,12 @@ def _suspicious(text: str) -> str | None:
 
 
 # in ASCII text, `_TRIGGER` is `_CTRL`
-@record_rule("F011", "suspicious-characters", "warning",
-             trigger=Trigger(chars="".join(map(chr, [*range(0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f]))))
+@record_rule(
+    "F011",
+    "suspicious-characters",
+    "warning",
+    trigger=Trigger(chars="".join(map(chr, [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]))),
+)
 def suspicious_characters(record, ctx):
     """Content holds U+FFFD, zero-width or control characters, or mojibake.
 

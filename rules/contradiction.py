@@ -7,8 +7,9 @@ from curate.crossrecord.rule import CrossRecordRule
 from curate.registry import dataset_rule
 
 
-@dataset_rule("C001", "contradiction", "error", features=(FEATURE,),
-              options={"threshold": 0.9, "num_perm": 128, "max_facts": 6})
+@dataset_rule(
+    "C001", "contradiction", "error", features=(FEATURE,), options={"threshold": 0.9, "num_perm": 128, "max_facts": 6}
+)
 class Contradiction(CrossRecordRule):
     """The record's final answer disagrees on a fact with an earlier record that has the same prompt.
 
@@ -56,6 +57,9 @@ class Contradiction(CrossRecordRule):
     code = "C001"
 
     def message(self, match, other) -> str:
-        same = "the same prompt" if match.similarity >= 1.0 else \
-            f"a near-identical prompt (similarity {match.similarity:.2f})"
+        same = (
+            "the same prompt"
+            if match.similarity >= 1.0
+            else f"a near-identical prompt (similarity {match.similarity:.2f})"
+        )
         return f"final answer contradicts the earlier record at {other.path}:{other.line} with {same}: {match.detail}"

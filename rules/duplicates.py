@@ -37,8 +37,15 @@ class ExactDuplicate(CrossRecordRule):
         return f"same normalized conversation as the earlier record at {other.path}:{other.line}"
 
 
-@dataset_rule("D002", "near-duplicate", "warning", features=(FEATURE,), options={"threshold": 0.7, "num_perm": 128},
-              fix="remove", unsafe_fix=True)
+@dataset_rule(
+    "D002",
+    "near-duplicate",
+    "warning",
+    features=(FEATURE,),
+    options={"threshold": 0.7, "num_perm": 128},
+    fix="remove",
+    unsafe_fix=True,
+)
 class NearDuplicate(CrossRecordRule):
     """The record is a near-duplicate (Jaccard similarity >= threshold) of an earlier record.
 
@@ -78,5 +85,7 @@ class NearDuplicate(CrossRecordRule):
 
     def message(self, match, other) -> str:
         threshold = self.ctx.options["threshold"]
-        return (f"near-duplicate of the earlier record at {other.path}:{other.line}: word 3-gram Jaccard "
-                f"similarity {match.similarity:.2f} (threshold {threshold:g})")
+        return (
+            f"near-duplicate of the earlier record at {other.path}:{other.line}: word 3-gram Jaccard "
+            f"similarity {match.similarity:.2f} (threshold {threshold:g})"
+        )

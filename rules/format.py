@@ -80,7 +80,9 @@ def not_an_object(record, ctx):
 
 
 def _json_type(value) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )
 
 
 def calls_tool(item: dict) -> bool:
@@ -137,8 +139,10 @@ def missing_messages(record, ctx):
     if fmt.list_key is None:
         missing = [k for k in (fmt.prompt_key, fmt.response_key) if data.get(k) is None]
         if missing:
-            yield Finding(f"alpaca record has no {' and no '.join(f'`{k}`' for k in missing)}"
-                          f"{_format_hint(data, fmt)}", f"/{missing[0]}")
+            yield Finding(
+                f"alpaca record has no {' and no '.join(f'`{k}`' for k in missing)}{_format_hint(data, fmt)}",
+                f"/{missing[0]}",
+            )
         return
     key, pointer = fmt.list_key, f"/{fmt.list_key}"
     if key not in data:
@@ -194,11 +198,13 @@ def malformed_message(record, ctx):
         if role is None:
             problems.append(f"has no `{role_key}`" if role_key not in item else f"has a null `{role_key}`")
         elif not isinstance(role, str):
-            problems.append(f"has a {_json_type(role)} `{role_key}` "
-                            f"({short(role)}), not a string")
+            problems.append(f"has a {_json_type(role)} `{role_key}` ({short(role)}), not a string")
         if item.get(content_key) is None and not calls_tool(item):
-            problems.append(("has no" if content_key not in item else "has a null") + f" `{content_key}`"
-                            + (" and no `tool_calls`" if fmt.family == "openai" else ""))
+            problems.append(
+                ("has no" if content_key not in item else "has a null")
+                + f" `{content_key}`"
+                + (" and no `tool_calls`" if fmt.family == "openai" else "")
+            )
         if problems:
             yield Finding(f"message {i} {' and '.join(problems)}", f"/{fmt.list_key}/{i}")
 
@@ -329,8 +335,9 @@ def bad_content_type(record, ctx):
             continue
         problem = _content_problem(value)
         if problem:
-            yield Finding(f"{field_label(fmt, holder, key, index)} {problem[0]}",
-                          field_pointer(fmt, key, index) + problem[1])
+            yield Finding(
+                f"{field_label(fmt, holder, key, index)} {problem[0]}", field_pointer(fmt, key, index) + problem[1]
+            )
     items = data.get(fmt.list_key) if fmt.list_key else None
     for i, item in enumerate(items if isinstance(items, list) else ()):
         if isinstance(item, dict) and "weight" in item:

@@ -11,13 +11,15 @@ from curate.text import split_prompt
 _DIALOGUE = re.compile(
     r"\b(?:dialog(?:ue)?s?|conversations?|script|screenplay|transcripts?|interview|chat ?log|role[- ]?play"
     r"|exchange between|conversation between|talk between|scene|skit|play between|q&a|question[- ]and[- ]answer)\b",
-    re.I)
+    re.I,
+)
 # A requested persona of an AI: the reply may then say "as an AI language model".
 _AI_PERSONA = re.compile(
     r"\b(?:pretend|act(?:ing)? as|role[- ]?play|imagine (?:that )?you(?:'re| are)|play the (?:role|part)"
     r"|you are now|respond as|answer as|speak as|write as)\b[^.?!\n]{0,60}?"
     r"\b(?:AI|artificial intelligence|language model|LLM|chat ?bot|virtual assistant|robot)\b",
-    re.I)
+    re.I,
+)
 
 
 class Turns(NamedTuple):

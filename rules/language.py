@@ -15,8 +15,10 @@ _MIN_LETTERS = 40  # shorter texts are not identified reliably
 _MAX_CHARS = 300  # characters classified: enough for a confident guess, and the cost grows with length
 # Most data is English: a text whose words are mostly ASCII and a fifth of them common English function words
 # is English without asking the classifier (the classifier runs on the rest).
-_ENGLISH = frozenset("the a an and or of to in is are was were be it that this for on with as by at from not you"
-                     " your we they he she his her their can will would should do does have has".split())
+_ENGLISH = frozenset(
+    "the a an and or of to in is are was were be it that this for on with as by at from not you"
+    " your we they he she his her their can will would should do does have has".split()
+)
 _MIN_CONFIDENCE = 0.95
 # A prompt naming a language or asking for a translation: the reply's language is then the asked one.
 _LANGUAGE_ASKED = re.compile(
@@ -27,11 +29,14 @@ _LANGUAGE_ASKED = re.compile(
     r"|esperanto|tagalog|filipino|irish|welsh|icelandic|sanskrit|tamil|telugu|punjabi|gujarati|marathi"
     r"|espa[ñn]ol|fran[çc]ais|deutsch|italiano|portugu[êe]s|русск|中文|汉语|日本語|한국어|العربية)\b"
     r"|\b(?:english|spanish|french|german|chinese|japanese)-?speaking\b",
-    re.I)
+    re.I,
+)
 _LETTER = re.compile(r"[^\W\d_]")
 # Quoted material and function calls (`python('...')`): a quote is often in another language by design.
-_QUOTED = re.compile(r"\w+\((?:[^()]|\([^()]*\))*\)|\"[^\"\n]{0,400}\"|“[^”\n]{0,400}”|«[^»\n]{0,400}»"
-                     r"|(?<!\w)'[^'\n]{0,400}'(?!\w)")
+_QUOTED = re.compile(
+    r"\w+\((?:[^()]|\([^()]*\))*\)|\"[^\"\n]{0,400}\"|“[^”\n]{0,400}”|«[^»\n]{0,400}»"
+    r"|(?<!\w)'[^'\n]{0,400}'(?!\w)"
+)
 
 
 @lru_cache(maxsize=1)
@@ -39,17 +44,20 @@ def _identifier():
     try:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
     except ImportError:
-        raise CurateError("rule Q011 needs the py3langid package: pip install 'curate[lang]' "
-                          "(or deselect Q011)") from None
+        raise CurateError(
+            "rule Q011 needs the py3langid package: pip install 'curate[lang]' (or deselect Q011)"
+        ) from None
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
 # Function words of the common Latin-script languages that English text does not use: an ASCII text without
 # them holds no evidence of another language, and two such texts are not worth classifying.
-_FOREIGN = frozenset("und nicht ist der das ein eine wird sind mit auch oder aber wenn est les des une et pour dans"
-                     " avec sont nous vous pas qui los las el y es que del por para una con como pero muy il di che"
-                     " della sono gli anche os uma com mais het een van niet zijn voor ook maar och att det inte"
-                     " jest nie się oraz".split())
+_FOREIGN = frozenset(
+    "und nicht ist der das ein eine wird sind mit auch oder aber wenn est les des une et pour dans"
+    " avec sont nous vous pas qui los las el y es que del por para una con como pero muy il di che"
+    " della sono gli anche os uma com mais het een van niet zijn voor ook maar och att det inte"
+    " jest nie się oraz".split()
+)
 
 
 _PUNCTUATION = ".,;:!?\"'()"
@@ -64,7 +72,7 @@ def _hits(words: list[str], vocabulary: frozenset) -> int:
 
 def _maybe_foreign(text: str) -> bool:
     """Whether a text may be in another language than English: not ASCII, or a few foreign function words."""
-    head = text[:4 * _MAX_CHARS]
+    head = text[: 4 * _MAX_CHARS]
     if not head.isascii():
         return True
     head = head.lower()
@@ -87,7 +95,7 @@ def _language(text: str) -> str | None:
     """The text's language code when identified with confidence, else None."""
     if _surely_english(text):
         return "en"
-    text = text[:4 * _MAX_CHARS]
+    text = text[: 4 * _MAX_CHARS]
     if sum(map(text.count, "{};=()<>")) * 20 > len(text):
         return None  # code without a fence: no natural language to identify
     text = _QUOTED.sub(" ", prose(text))
@@ -142,5 +150,6 @@ def language_mismatch(record, ctx):
     ours = _language(reply)
     if ours is None or ours == theirs:
         return
-    yield Finding(f"reply is in {ours!r} but the prompt is in {theirs!r}",
-                  pointer=record.messages[len(prompt)].content_pointer)
+    yield Finding(
+        f"reply is in {ours!r} but the prompt is in {theirs!r}", pointer=record.messages[len(prompt)].content_pointer
+    )

@@ -45,8 +45,15 @@ class ExactLeak(LeakRule):
         return f"same normalized conversation as {self.protected(match.other, other)}"
 
 
-@dataset_rule("L002", "near-leak", "error", features=(FEATURE,), options={"threshold": 0.7, "num_perm": 128},
-              fix="remove", unsafe_fix=True)
+@dataset_rule(
+    "L002",
+    "near-leak",
+    "error",
+    features=(FEATURE,),
+    options={"threshold": 0.7, "num_perm": 128},
+    fix="remove",
+    unsafe_fix=True,
+)
 class NearLeak(LeakRule):
     """A training record near-duplicates an eval, test or reference record.
 
@@ -80,12 +87,21 @@ class NearLeak(LeakRule):
 
     def message(self, match, other) -> str:
         threshold = self.ctx.options["threshold"]
-        return (f"near-duplicate of {self.protected(match.other, other)}: word 3-gram Jaccard similarity "
-                f"{match.similarity:.2f} (threshold {threshold:g})")
+        return (
+            f"near-duplicate of {self.protected(match.other, other)}: word 3-gram Jaccard similarity "
+            f"{match.similarity:.2f} (threshold {threshold:g})"
+        )
 
 
-@dataset_rule("L003", "prompt-leak", "error", features=(FEATURE,),
-              options={"threshold": 0.9, "num_perm": 128, "min_words": 5}, fix="remove", unsafe_fix=True)
+@dataset_rule(
+    "L003",
+    "prompt-leak",
+    "error",
+    features=(FEATURE,),
+    options={"threshold": 0.9, "num_perm": 128, "min_words": 5},
+    fix="remove",
+    unsafe_fix=True,
+)
 class PromptLeak(LeakRule):
     """An eval, test or reference prompt appears in a training record, whatever the answer.
 

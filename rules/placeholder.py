@@ -10,11 +10,38 @@ from curate.rules.intent import prose, user_text
 
 # Whole-field placeholders, compared case-folded with surrounding brackets, quotes and final punctuation removed.
 _EMPTY_WORDS = {
-    "noinput", "no input", "no input required", "no input needed", "no input necessary", "no input provided",
-    "no input given", "input not required", "not applicable", "n/a", "n.a.", "none", "null", "nil", "-", "--",
-    "empty", "blank", "no context", "no context provided", "not provided", "nothing",
-    "nooutput", "no output", "no output required", "no output needed", "no output necessary",
-    "no response", "no answer", "tbd", "todo", "...",
+    "noinput",
+    "no input",
+    "no input required",
+    "no input needed",
+    "no input necessary",
+    "no input provided",
+    "no input given",
+    "input not required",
+    "not applicable",
+    "n/a",
+    "n.a.",
+    "none",
+    "null",
+    "nil",
+    "-",
+    "--",
+    "empty",
+    "blank",
+    "no context",
+    "no context provided",
+    "not provided",
+    "nothing",
+    "nooutput",
+    "no output",
+    "no output required",
+    "no output needed",
+    "no output necessary",
+    "no response",
+    "no answer",
+    "tbd",
+    "todo",
+    "...",
 }
 # In a reply these can be a real answer ("Which of these numbers is prime? None."): a reply must be clearer.
 _ANSWER_WORDS = {"none", "nothing", "-", "--", "empty", "blank", "nil", "..."}
@@ -24,11 +51,13 @@ _MARKER_LINE = re.compile(r"^[ \t]*<\s*no[ _-]?(?:output|input)\s*>[ \t]*$", re.
 _SLOT = re.compile(
     r"[<\[]\s*(?:insert|enter|fill in)\b[^<>\[\]\n=\"'(){};]{0,60}[>\]]"
     r"|\{\{\s*[A-Za-z_][\w -]{0,40}\}\}",
-    re.I)
+    re.I,
+)
 # Markup or code around a `{{slot}}`: a template language in use, not an unfilled slot.
 _CODE_HINT = re.compile(r"<[a-zA-Z/!]|\{%|;\s*$|=\s*[\"'{]", re.M)
-_TEMPLATING = re.compile(r"\b(?:templat\w*|jinja|handlebars|mustache|liquid|placeholders?|mail merge|variables?)\b",
-                         re.I)
+_TEMPLATING = re.compile(
+    r"\b(?:templat\w*|jinja|handlebars|mustache|liquid|placeholders?|mail merge|variables?)\b", re.I
+)
 _STRIP = " \t\r\n\"'`<>[](){}.:;!*_"
 
 
@@ -121,13 +150,19 @@ def placeholder_content(record, ctx):
         where = "reply" if reply else ("input" if pointer == "/input" else "prompt")
         found = only_placeholder(text, reply)
         if found:
-            yield Finding(f"{where} is only the placeholder {found[:40]!r}", pointer=pointer,
-                          severity=None if reply else "warning")
+            yield Finding(
+                f"{where} is only the placeholder {found[:40]!r}",
+                pointer=pointer,
+                severity=None if reply else "warning",
+            )
             continue
         slot = _slot(text)
         if slot:
             if asked_template is None:
                 asked_template = bool(_TEMPLATING.search(user_text(record.messages)))
             if not asked_template:
-                yield Finding(f"{where} holds an unfilled template slot {slot[:40]!r}", pointer=pointer,
-                              severity=None if reply else "warning")
+                yield Finding(
+                    f"{where} holds an unfilled template slot {slot[:40]!r}",
+                    pointer=pointer,
+                    severity=None if reply else "warning",
+                )

@@ -65,8 +65,11 @@ class TooFewExamples:
             return
         n = self.count[split]
         what = "the train set" if split == "train" else "the dataset (no train file, so the unsplit files)"
-        yield Finding(f"{what} has {n} example{'s' if n != 1 else ''}, under min_examples {self.min}",
-                      path=self.first_path[split], line=1)
+        yield Finding(
+            f"{what} has {n} example{'s' if n != 1 else ''}, under min_examples {self.min}",
+            path=self.first_path[split],
+            line=1,
+        )
 
 
 @record_rule("Q002", "too-long", "warning", options={"max_tokens": 4096})
@@ -101,8 +104,9 @@ def too_long(record, ctx):
     else:
         n, how = count_tokens(msgs, ctx.tokenizer), "exact"
     if n > limit:
-        yield Finding(f"example has {n:,} tokens ({how}), over max_tokens {limit:,}: "
-                      "the reply would be truncated in training")
+        yield Finding(
+            f"example has {n:,} tokens ({how}), over max_tokens {limit:,}: the reply would be truncated in training"
+        )
 
 
 _TAIL_KEY = 8  # characters of the text's end searched for earlier to find a loop's period
@@ -115,7 +119,7 @@ def _word_loop(text: str, min_repeats: int) -> tuple[str, int] | None:
     n = len(words)
     if n < min_repeats:
         return None
-    if min_repeats >= 3 and not any(map(operator.eq, words[::min_repeats - 1], words[1::min_repeats - 1])):
+    if min_repeats >= 3 and not any(map(operator.eq, words[:: min_repeats - 1], words[1 :: min_repeats - 1])):
         return None  # a run of min_repeats holds a pair (j, j + 1) with j a multiple of min_repeats - 1
     same = map(operator.eq, words, islice(words, 1, None))  # pair i: token i equals token i + 1
     pos = 0  # index of the next pair `same` yields
@@ -145,12 +149,12 @@ def _tail_loop(text: str, min_repeats: int, max_period: int) -> tuple[str, int] 
     while (at := t.rfind(key, lo, start + k)) >= 0:
         period = n - k - at
         span = period * min_repeats
-        if span <= n and t[n - span + period:] == t[n - span:n - period]:
-            unit = t[n - period:]
+        if span <= n and t[n - span + period :] == t[n - span : n - period]:
+            unit = t[n - period :]
             if sum(c.isalpha() for c in unit) < 2:
                 return None
             begin, stop = n - span, max(0, n - _MAX_LOOP_SCAN)
-            while begin - period >= stop and t[begin - period:begin] == t[begin:begin + period]:
+            while begin - period >= stop and t[begin - period : begin] == t[begin : begin + period]:
                 begin -= period
             return unit, (n - begin) // period
         start = at - 1
@@ -172,19 +176,23 @@ def _repeated_segment(text: str, min_repeats: int) -> tuple[str, int] | None:
     for seg, count in counts.most_common():
         if count < min_repeats:
             break
-        if len(seg) >= 20 and not seg.startswith("|") and (seg.count(" ") >= 2 or not seg.isascii()) \
-                and sum(c.isalpha() for c in seg) >= 10 and 3 * count * len(seg) >= len(text.strip()):
+        if (
+            len(seg) >= 20
+            and not seg.startswith("|")
+            and (seg.count(" ") >= 2 or not seg.isascii())
+            and sum(c.isalpha() for c in seg) >= 10
+            and 3 * count * len(seg) >= len(text.strip())
+        ):
             return seg, count
     return None
 
 
 def _quote(s: str, width: int = 40) -> str:
     s = " ".join(s.split())
-    return repr(s if len(s) <= width else s[:width - 1] + "…")
+    return repr(s if len(s) <= width else s[: width - 1] + "…")
 
 
-@record_rule("Q003", "repetition", "warning",
-             options={"min_repeats": 10, "min_line_repeats": 6, "max_period": 200})
+@record_rule("Q003", "repetition", "warning", options={"min_repeats": 10, "min_line_repeats": 6, "max_period": 200})
 def repetition(record, ctx):
     """Degenerate repetition inside a message: a looping phrase, word or sentence.
 
@@ -220,14 +228,16 @@ def repetition(record, ctx):
             continue
         hit = _tail_loop(text, min_repeats, max_period)
         if hit:
-            yield Finding(f"{m.role} content ends in a loop: {_quote(hit[0])} repeated {hit[1]} times",
-                          pointer=m.content_pointer)
+            yield Finding(
+                f"{m.role} content ends in a loop: {_quote(hit[0])} repeated {hit[1]} times", pointer=m.content_pointer
+            )
             continue
         prose = mask_code(text)  # code repeats by nature: only a loop at the very end counts there
         hit = _word_loop(prose, min_repeats)
         if hit:
-            yield Finding(f"{m.role} content repeats the word {hit[0]!r} {hit[1]} times in a row",
-                          pointer=m.content_pointer)
+            yield Finding(
+                f"{m.role} content repeats the word {hit[0]!r} {hit[1]} times in a row", pointer=m.content_pointer
+            )
             continue
         hit = _repeated_segment(prose, min_line_repeats)
         if hit:
@@ -255,8 +265,19 @@ _BOILERPLATE = re.compile(
 
 # Substrings one of which every phrase above contains, as chat models capitalize them ("AI" too, tested
 # in `_has_anchor`): the cheap test first.
-_BOILERPLATE_ANCHORS = ("anguage model", "rtificial intel", "omputer program", "orry", "ulfill", "omply",
-                        "t have", "utoff", "ut-off", "s of my", "rowse the")
+_BOILERPLATE_ANCHORS = (
+    "anguage model",
+    "rtificial intel",
+    "omputer program",
+    "orry",
+    "ulfill",
+    "omply",
+    "t have",
+    "utoff",
+    "ut-off",
+    "s of my",
+    "rowse the",
+)
 
 
 def _has_anchor(text: str) -> bool:
@@ -307,7 +328,8 @@ def boilerplate_response(record, ctx):
 _TRUNCATED_ANYWHERE = re.compile(
     r"[\[(<]\s*(?:\.{3}|\u2026)?\s*(?:output |response |text |message |content |answer )?truncated"
     r"\s*(?:\.{3}|\u2026)?\s*[\])>]",
-    re.I)
+    re.I,
+)
 _TRUNCATED_END = re.compile(r"(?:\[\s*(?:\.{3}|\u2026)\s*\]|[\[(]\s*(?:to be )?continued\s*[\])])\s*\Z", re.I)
 
 
@@ -318,8 +340,12 @@ def unclosed_fence(text: str) -> int | None:
 
 
 # every fence, marker and end pattern above holds one of these
-@record_rule("Q005", "truncated-response", "warning",
-             trigger=Trigger(("```", "~~~", "runcated", "RUNCATED", "...", "\u2026"), folded=("continued",)))
+@record_rule(
+    "Q005",
+    "truncated-response",
+    "warning",
+    trigger=Trigger(("```", "~~~", "runcated", "RUNCATED", "...", "\u2026"), folded=("continued",)),
+)
 def truncated_response(record, ctx):
     """An assistant reply that is visibly cut off: an unclosed code fence or a truncation marker.
 
@@ -348,29 +374,34 @@ def truncated_response(record, ctx):
         text = m.text
         line = unclosed_fence(text)
         if line is not None:
-            yield Finding(f"assistant reply has a code fence opened at line {line} of the content and never closed",
-                          pointer=m.content_pointer)
+            yield Finding(
+                f"assistant reply has a code fence opened at line {line} of the content and never closed",
+                pointer=m.content_pointer,
+            )
             continue
-        hit = (("runcated" in text or "RUNCATED" in text) and _TRUNCATED_ANYWHERE.search(text)) \
-            or _TRUNCATED_END.search(text[-40:])
+        hit = (
+            ("runcated" in text or "RUNCATED" in text) and _TRUNCATED_ANYWHERE.search(text)
+        ) or _TRUNCATED_END.search(text[-40:])
         if hit:
-            yield Finding(f"assistant reply contains the truncation marker {hit.group(0).strip()!r}",
-                          pointer=m.content_pointer)
+            yield Finding(
+                f"assistant reply contains the truncation marker {hit.group(0).strip()!r}", pointer=m.content_pointer
+            )
 
 
 @feature("char_length")
 def char_length(records, ctx):
     """Characters of each conversation's text (-1 where there is none, and for reference records)."""
-    return [sum(len(m.text) for m in r.messages) if r.messages is not None and r.split != "reference" else -1
-            for r in records]
+    return [
+        sum(len(m.text) for m in r.messages) if r.messages is not None and r.split != "reference" else -1
+        for r in records
+    ]
 
 
 _GROUP = {"train": 0, "unsplit": 0, "eval": 1, "test": 2}
 _GROUP_NAME = ("train", "eval", "test")
 
 
-@dataset_rule("Q006", "length-outlier", "info", features=("char_length",),
-              options={"k": 4.0, "min_records": 50})
+@dataset_rule("Q006", "length-outlier", "info", features=("char_length",), options={"k": 4.0, "min_records": 50})
 class LengthOutlier:
     """An example far longer or shorter than the rest of its split.
 
@@ -434,5 +465,8 @@ class LengthOutlier:
             for i, n in zip(index[sel][out], lengths[out]):
                 loc = self.table.location(int(i))
                 side = "longer" if math.log(max(n, 1)) > med else "shorter"
-                yield Finding(f"example has {int(n):,} characters, far {side} than the rest ({typical})",
-                              path=loc.path, line=loc.line)
+                yield Finding(
+                    f"example has {int(n):,} characters, far {side} than the rest ({typical})",
+                    path=loc.path,
+                    line=loc.line,
+                )

@@ -9,42 +9,76 @@ from curate.registry import record_rule
 from curate.rules.intent import prose, turns
 from curate.rules.placeholder import only_placeholder
 
-_MEDIA = (r"(?:image|picture|photo(?:graph)?|pic|screenshot|scan|video|video clip|audio(?: clip| file)?|recording"
-          r"|sound clip|voice (?:note|message)|attachment|attached file|pdf|spreadsheet|x-ray|scan)s?")
+_MEDIA = (
+    r"(?:image|picture|photo(?:graph)?|pic|screenshot|scan|video|video clip|audio(?: clip| file)?|recording"
+    r"|sound clip|voice (?:note|message)|attachment|attached file|pdf|spreadsheet|x-ray|scan)s?"
+)
 _POINTER = r"(?:attached|given|provided|following|accompanying|uploaded|enclosed|this|these|above|below|shown)"
 # A media item the prompt points at: no text-only conversation holds one.
-_MEDIA_REF = re.compile(rf"\b{_POINTER}\s+(?:\w+\s+){{0,2}}?{_MEDIA}\b|\b(?:see|find) (?:the )?attached\b"
-                        rf"|\b(?:in|from|of) the {_MEDIA}\b(?! (?:of|that|which|where|with|showing|about|you)\b)"
-                        rf"|\b(?:transcribe|watch|listen to|look at)\s+(?:the|this|these|my)\s+{_MEDIA}\b"
-                        r"|^\s*(?:attached|an?|the) (?:image|photo|picture|file|attachment)\b", re.I | re.M)
-_DOC = (r"(?:article|text|passage|paragraph|essay|story|poem|document|e-?mail|letter|code|table|data(?:set)?|list"
-        r"|sentences?|tweet|review|conversation|dialogue|speech|report|excerpt|news|lyrics|song|abstract|summary"
-        r"|statement|description|recipe|program|function|snippet|query|equation|problem|question|word)")
+_MEDIA_REF = re.compile(
+    rf"\b{_POINTER}\s+(?:\w+\s+){{0,2}}?{_MEDIA}\b|\b(?:see|find) (?:the )?attached\b"
+    rf"|\b(?:in|from|of) the {_MEDIA}\b(?! (?:of|that|which|where|with|showing|about|you)\b)"
+    rf"|\b(?:transcribe|watch|listen to|look at)\s+(?:the|this|these|my)\s+{_MEDIA}\b"
+    r"|^\s*(?:attached|an?|the) (?:image|photo|picture|file|attachment)\b",
+    re.I | re.M,
+)
+_DOC = (
+    r"(?:article|text|passage|paragraph|essay|story|poem|document|e-?mail|letter|code|table|data(?:set)?|list"
+    r"|sentences?|tweet|review|conversation|dialogue|speech|report|excerpt|news|lyrics|song|abstract|summary"
+    r"|statement|description|recipe|program|function|snippet|query|equation|problem|question|word)"
+)
 # "the following article" with nothing following ("this" and "above" only for documents: "why did you choose this
 # question?" points back at the reply's own content).
-_DOC_REF = re.compile(rf"\b(?:following|given|provided|below|attached)\s+(?:\w+\s+){{0,2}}?{_DOC}s?\b"
-                      r"|\b(?:this|above)\s+(?:article|text|passage|paragraph|essay|document|e-?mail|letter|table|data"
-                      r"|tweet|review|poem|story|excerpt|report|speech)\b", re.I)
+_DOC_REF = re.compile(
+    rf"\b(?:following|given|provided|below|attached)\s+(?:\w+\s+){{0,2}}?{_DOC}s?\b"
+    r"|\b(?:this|above)\s+(?:article|text|passage|paragraph|essay|document|e-?mail|letter|table|data"
+    r"|tweet|review|poem|story|excerpt|report|speech)\b",
+    re.I,
+)
 # With an empty alpaca `input`: "the given condition", "the information provided" point at the input that is not there.
-_INPUT_REF = re.compile(r"\b(?:the|this|these)\s+(?:following|given|provided|above|below|attached|specified|mentioned)"
-                        r"\s+[a-z]\w*|\b(?:the|this)\s+[a-z]\w*\s+(?:given|provided|below|above|shown)\b"
-                        r"(?!\s+(?:by|to|in the|for|that|with|as|here)\b)", re.I)
+_INPUT_REF = re.compile(
+    r"\b(?:the|this|these)\s+(?:following|given|provided|above|below|attached|specified|mentioned)"
+    r"\s+[a-z]\w*|\b(?:the|this)\s+[a-z]\w*\s+(?:given|provided|below|above|shown)\b"
+    r"(?!\s+(?:by|to|in the|for|that|with|as|here)\b)",
+    re.I,
+)
 # Material after the reference, in the instruction itself: `...sentence: The tree was planted.`
 _MATERIAL = re.compile(r"[:\"“'\n]\s*\S")
 # A coding task: "a given list" is then the function's parameter, and a URL the program's input.
-_CODE_TASK = re.compile(r"\b(?:function|program|code|script|algorithm|method|class|query|regex|regular expression"
-                        r"|python|java(?:script)?|c\+\+|c#|sql|html|css|bash|shell|api|implement|compile|loop"
-                        r"|machine learning|classifier|neural network|train a model)\b", re.I)
+_CODE_TASK = re.compile(
+    r"\b(?:function|program|code|script|algorithm|method|class|query|regex|regular expression"
+    r"|python|java(?:script)?|c\+\+|c#|sql|html|css|bash|shell|api|implement|compile|loop"
+    r"|machine learning|classifier|neural network|train a model)\b",
+    re.I,
+)
 _URL = re.compile(r"https?://\S+|\bwww\.\S+", re.I)
-_READ_VERB = re.compile(r"\b(?:summari[sz]e|read|analy[sz]e|review|describe|extract|classify|evaluate|critique"
-                        r"|according to|based on|from (?:this|the) (?:article|page|website|link|site|post)"
-                        r"|what (?:is|does) (?:this|the) (?:article|page|website|post))\b", re.I)
+_READ_VERB = re.compile(
+    r"\b(?:summari[sz]e|read|analy[sz]e|review|describe|extract|classify|evaluate|critique"
+    r"|according to|based on|from (?:this|the) (?:article|page|website|link|site|post)"
+    r"|what (?:is|does) (?:this|the) (?:article|page|website|post))\b",
+    re.I,
+)
 _ABOUT_URLS = re.compile(r"\b(?:urls?|domains?|hyperlinks?|regex|html|links? (?:text|format)|shorten|valid)\b", re.I)
 
 
 # Substrings every match of `_MEDIA_REF`, `_URL` and `_DOC_REF` holds (in lower case): the cheap test first.
-_MEDIA_STEMS = ("image", "pic", "photo", "screenshot", "scan", "video", "audio", "recording", "sound clip", "voice",
-                "attach", "pdf", "spreadsheet", "x-ray", "file")
+_MEDIA_STEMS = (
+    "image",
+    "pic",
+    "photo",
+    "screenshot",
+    "scan",
+    "video",
+    "audio",
+    "recording",
+    "sound clip",
+    "voice",
+    "attach",
+    "pdf",
+    "spreadsheet",
+    "x-ray",
+    "file",
+)
 _DOC_POINTERS = ("following", "given", "provided", "below", "attached", "this", "above")
 
 
@@ -80,14 +114,14 @@ def _missing(prompt: str, first_turn: bool, no_input: bool = False) -> str | Non
             return f"asks to read {urls[0][:60]!r}, a link whose content is not in the conversation"
     if no_input:
         for m in _INPUT_REF.finditer(text):
-            after = text[m.end():]
+            after = text[m.end() :]
             if _words(after) <= 12 and not _MATERIAL.search(after):
                 return f"refers to {m.group(0).strip()!r}, but the input is empty"
     if first_turn:
         for m in _DOC_REF.finditer(text):
-            after = text[m.end():].strip(" \t\r\n.:;?!\"'")
+            after = text[m.end() :].strip(" \t\r\n.:;?!\"'")
             if not after or only_placeholder(after, False):
-                before = text[:m.start()]
+                before = text[: m.start()]
                 if _words(before) <= 25 and "\n" not in before.strip():
                     return f"refers to {m.group(0).strip()!r}, but nothing follows"
     return None
@@ -160,10 +194,14 @@ _NON_TEXT = re.compile(
     r"\s*(?:\w+\s+){0,2}?(?:logo|icon|image|picture|photo(?:graph)?|illustration|drawing|painting|sketch|poster"
     r"|infographic|animation|video|gif|3d model|audio|sound ?track|recording|podcast episode|melody|tune|collage"
     r"|visual(?:ization)?|chart|graph|diagram|mock-?up|wireframe)s?\b",
-    re.I)
-_TEXT_FORM = re.compile(r"\b(?:describe|description|ascii|svg|html|css|code|python|javascript|latex|tikz|matplotlib"
-                        r"|mermaid|graphviz|script for|outline|plan|idea|concept|suggest|slogan|tagline|caption"
-                        r"|title|lyrics|steps|instructions|how (?:to|do|would|can)|tips|explain|list)\b", re.I)
+    re.I,
+)
+_TEXT_FORM = re.compile(
+    r"\b(?:describe|description|ascii|svg|html|css|code|python|javascript|latex|tikz|matplotlib"
+    r"|mermaid|graphviz|script for|outline|plan|idea|concept|suggest|slogan|tagline|caption"
+    r"|title|lyrics|steps|instructions|how (?:to|do|would|can)|tips|explain|list)\b",
+    re.I,
+)
 _PRETEND = re.compile(
     r"!\[[^\]]*\]\([^)]*\)|\[(?:image|picture|photo|logo|drawing|video|audio|insert[^\]]*)\]|<(?:image|img)\b"
     r"|\((?:image|picture|photo|drawing|sketch|logo) (?:of|shows?)\b"
@@ -172,13 +210,45 @@ _PRETEND = re.compile(
     r"attached|sketched|painted))\b(?:(?!\n).){0,80}\b(?:logo|image|picture|drawing|sketch|painting|illustration|"
     r"model|recording|video|design|animation|poster)\b"
     r"|cannot be (?:fulfilled|completed|done) by (?:a )?(?:gpt|language|text)|<\s*no ?output\s*>",
-    re.I | re.M)
+    re.I | re.M,
+)
 
 
 # Words one of which every match of `_NON_TEXT` holds (lower-cased; masking code only adds spaces): the cheap test.
-_NON_TEXT_WORDS = ("draw", "sketch", "paint", "illustrat", "render", "animat", "photo", "film", "record", "sing", "hum",
-                   "logo", "icon", "image", "picture", "poster", "infographic", "video", "gif", "3d", "audio", "sound",
-                   "podcast", "melody", "tune", "collage", "visual", "chart", "graph", "diagram", "mock", "wireframe")
+_NON_TEXT_WORDS = (
+    "draw",
+    "sketch",
+    "paint",
+    "illustrat",
+    "render",
+    "animat",
+    "photo",
+    "film",
+    "record",
+    "sing",
+    "hum",
+    "logo",
+    "icon",
+    "image",
+    "picture",
+    "poster",
+    "infographic",
+    "video",
+    "gif",
+    "3d",
+    "audio",
+    "sound",
+    "podcast",
+    "melody",
+    "tune",
+    "collage",
+    "visual",
+    "chart",
+    "graph",
+    "diagram",
+    "mock",
+    "wireframe",
+)
 
 
 def _non_text(prompt: str) -> str | None:

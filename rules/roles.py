@@ -82,8 +82,9 @@ def no_assistant(record, ctx):
     if not replies:
         yield Finding("no assistant message: nothing to learn from", _list_pointer(record))
     elif all(m.weight == 0 for m in replies):
-        yield Finding(f"every assistant message ({len(replies)}) has weight 0: nothing to learn from",
-                      _list_pointer(record))
+        yield Finding(
+            f"every assistant message ({len(replies)}) has weight 0: nothing to learn from", _list_pointer(record)
+        )
 
 
 @record_rule("R002", "system-not-first", "error", trigger=_SHAPE)
@@ -255,5 +256,7 @@ def orphan_tool_message(record, ctx):
                     yield Finding("tool message with no earlier assistant tool call", m.pointer)
             elif not (isinstance(tid, str) and tid in ids):
                 known = f" (earlier calls: {', '.join(sorted(ids)[:5])})" if ids else " (no earlier tool call)"
-                yield Finding(f"tool message answers tool_call_id {short(tid)}, which no earlier assistant tool call has"
-                              f"{known}", m.pointer)
+                yield Finding(
+                    f"tool message answers tool_call_id {short(tid)}, which no earlier assistant tool call has{known}",
+                    m.pointer,
+                )

@@ -12,11 +12,16 @@ from curate.scan import Trigger
 # `10. Instruction:` — the numbered blocks of self-instruct generations, merged into one reply.
 _NUMBERED = re.compile(r"^[ \t]*#*[ \t]*\d{1,3}[ \t]*[.)][ \t]*(?:Instruction|Input|Output)[ \t]*:", re.M | re.I)
 # An unnumbered instruction header followed later by an output or response header.
-_BLOCK = re.compile(r"^[ \t]*#{0,4}[ \t]*(?:Instruction|Task)[ \t]*:.*?^[ \t]*#{0,4}[ \t]*(?:Output|Response)[ \t]*:",
-                    re.M | re.S | re.I)
+_BLOCK = re.compile(
+    r"^[ \t]*#{0,4}[ \t]*(?:Instruction|Task)[ \t]*:.*?^[ \t]*#{0,4}[ \t]*(?:Output|Response)[ \t]*:",
+    re.M | re.S | re.I,
+)
 # A fake next exchange: a user header on its own line after the reply has started, then an assistant header.
-_NEXT_TURN = re.compile(r"\n[ \t]*(?:#{2,4}[ \t]*)?(?:Human|User|USER|Prompter)[ \t]*:[ \t]*\S.*?"
-                        r"\n[ \t]*(?:#{2,4}[ \t]*)?(?:Assistant|AI|Bot|GPT|Chatbot|Response)[ \t]*:", re.S)
+_NEXT_TURN = re.compile(
+    r"\n[ \t]*(?:#{2,4}[ \t]*)?(?:Human|User|USER|Prompter)[ \t]*:[ \t]*\S.*?"
+    r"\n[ \t]*(?:#{2,4}[ \t]*)?(?:Assistant|AI|Bot|GPT|Chatbot|Response)[ \t]*:",
+    re.S,
+)
 
 
 def _runaway(reply: str, dialogue_asked: bool) -> str | None:
@@ -32,7 +37,7 @@ def _runaway(reply: str, dialogue_asked: bool) -> str | None:
         return f"a new instruction block {m.group(0).strip().splitlines()[0]!r}"
     if not dialogue_asked:
         m = _NEXT_TURN.search(text)
-        if m and text[:m.start()].strip():
+        if m and text[: m.start()].strip():
             return f"a fake next exchange {m.group(0).strip().splitlines()[0][:30]!r}"
     return None
 

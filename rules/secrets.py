@@ -39,14 +39,25 @@ _SECRETS = [
     ("Stripe live key", ("_live_",), re.compile(r"((?:sk|rk)_live_)([0-9A-Za-z]{20,})")),
     ("AWS access key id", ("AKIA",), re.compile(r"(AKIA)([0-9A-Z]{16})(?![0-9A-Za-z])")),
     ("AWS access key id", ("ASIA",), re.compile(r"(ASIA)([0-9A-Z]{16})(?![0-9A-Za-z])")),
-    ("AWS secret access key", ("ccess", "CCESS"), re.compile(
-        r"((?i:aws_?secret_?access_?key|secretaccesskey)[\"']?\s*[:=]\s*[\"']?)([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])")),
-    ("GitHub token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
-     re.compile(r"(gh[pousr]_)([A-Za-z0-9]{36})(?![A-Za-z0-9])")),
+    (
+        "AWS secret access key",
+        ("ccess", "CCESS"),
+        re.compile(
+            r"((?i:aws_?secret_?access_?key|secretaccesskey)[\"']?\s*[:=]\s*[\"']?)([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
+        ),
+    ),
+    (
+        "GitHub token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+        re.compile(r"(gh[pousr]_)([A-Za-z0-9]{36})(?![A-Za-z0-9])"),
+    ),
     ("GitHub token", ("github_pat_",), re.compile(r"(github_pat_)([A-Za-z0-9_]{50,})")),
     ("Slack token", ("xox",), re.compile(r"(xox[baprs]-)([A-Za-z0-9-]{10,})")),
-    ("Slack webhook", ("hooks.slack.com",),
-     re.compile(r"(https://hooks\.slack\.com/services/)(T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+)")),
+    (
+        "Slack webhook",
+        ("hooks.slack.com",),
+        re.compile(r"(https://hooks\.slack\.com/services/)(T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+)"),
+    ),
     ("Google API key", ("AIza",), re.compile(r"(AIza)([0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])")),
     ("Hugging Face token", ("hf_",), re.compile(r"(hf_)([A-Za-z0-9]{34})(?![A-Za-z0-9_])")),
     ("JWT", ("eyJ",), re.compile(r"(eyJ)([A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})")),
@@ -90,9 +101,15 @@ def _is_secret(kind: str, text: str, m: re.Match) -> bool:
 
 
 # The cheap test every text goes through: a character, then the needles that contain it.
-_GATES = (("-", ("sk-", "xox", "-----BEGIN")),
-          ("_", ("_live_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "hf_", "ccess", "CCESS")),
-          ("K", ("AKIA", "ccess")), ("I", ("ASIA",)), ("J", ("eyJ",)), ("z", ("AIza",)), (".", ("hooks.slack.com",)))
+_GATES = (
+    ("-", ("sk-", "xox", "-----BEGIN")),
+    ("_", ("_live_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "hf_", "ccess", "CCESS")),
+    ("K", ("AKIA", "ccess")),
+    ("I", ("ASIA",)),
+    ("J", ("eyJ",)),
+    ("z", ("AIza",)),
+    (".", ("hooks.slack.com",)),
+)
 
 
 def _maybe_secret(text: str) -> bool:
@@ -173,25 +190,157 @@ def secret(record, ctx):
 _EMAIL_DOMAIN = re.compile(r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24}))(?![A-Za-z0-9-])")
 _EMAIL_LOCAL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63})\Z")
 # Two-letter country codes, or one of these: `x@self.weights` in code has no real top-level domain.
-_GENERIC_TLDS = {"com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "app", "dev", "tech", "online", "xyz",
-                 "site", "email", "mail", "name", "pro", "mobi", "cloud", "digital", "live", "life", "shop", "store",
-                 "news", "blog", "global", "group", "company", "agency", "media", "studio", "design", "solutions",
-                 "services", "consulting", "health", "law", "bank", "school", "university", "works", "world", "one",
-                 "today", "space", "website", "asia", "eu", "page", "team", "network", "systems", "software"}
+_GENERIC_TLDS = {
+    "com",
+    "org",
+    "net",
+    "edu",
+    "gov",
+    "mil",
+    "int",
+    "info",
+    "biz",
+    "app",
+    "dev",
+    "tech",
+    "online",
+    "xyz",
+    "site",
+    "email",
+    "mail",
+    "name",
+    "pro",
+    "mobi",
+    "cloud",
+    "digital",
+    "live",
+    "life",
+    "shop",
+    "store",
+    "news",
+    "blog",
+    "global",
+    "group",
+    "company",
+    "agency",
+    "media",
+    "studio",
+    "design",
+    "solutions",
+    "services",
+    "consulting",
+    "health",
+    "law",
+    "bank",
+    "school",
+    "university",
+    "works",
+    "world",
+    "one",
+    "today",
+    "space",
+    "website",
+    "asia",
+    "eu",
+    "page",
+    "team",
+    "network",
+    "systems",
+    "software",
+}
 _NOT_TLDS = {"js", "ts", "py", "md", "rs", "go", "sh", "pl", "rb", "cc", "db", "gz"}
 _PLACEHOLDER_DOMAINS = {"company.com", "email.com"}
-_PLACEHOLDER_LABELS = {"example", "test", "sample", "demo", "dummy", "fake", "foo", "bar", "baz", "xyz", "host",
-                       "domain", "mydomain", "yourdomain", "yourcompany", "acme", "localhost", "invalid"}
+_PLACEHOLDER_LABELS = {
+    "example",
+    "test",
+    "sample",
+    "demo",
+    "dummy",
+    "fake",
+    "foo",
+    "bar",
+    "baz",
+    "xyz",
+    "host",
+    "domain",
+    "mydomain",
+    "yourdomain",
+    "yourcompany",
+    "acme",
+    "localhost",
+    "invalid",
+}
 _MACHINE_DOMAINS = ("users.noreply.github.com", ".gserviceaccount.com")  # bots and service accounts, no person
-_PLACEHOLDER_LOCALS = {"user", "username", "name", "yourname", "your.name", "you", "someone", "john.doe", "jane.doe",
-                       "johndoe", "janedoe", "email", "youremail", "your.email", "noreply", "no-reply", "git",
-                       "example", "test", "sample", "john_doe", "jane_doe", "joe_doe", "jdoe", "john.smith",
-                       "johnsmith", "jane.smith", "donotreply", "do-not-reply", "do_not_reply"}
+_PLACEHOLDER_LOCALS = {
+    "user",
+    "username",
+    "name",
+    "yourname",
+    "your.name",
+    "you",
+    "someone",
+    "john.doe",
+    "jane.doe",
+    "johndoe",
+    "janedoe",
+    "email",
+    "youremail",
+    "your.email",
+    "noreply",
+    "no-reply",
+    "git",
+    "example",
+    "test",
+    "sample",
+    "john_doe",
+    "jane_doe",
+    "joe_doe",
+    "jdoe",
+    "john.smith",
+    "johnsmith",
+    "jane.smith",
+    "donotreply",
+    "do-not-reply",
+    "do_not_reply",
+}
 # Role accounts are an organization's contact points, not a person's data.
-_ROLE_LOCALS = {"support", "info", "contact", "help", "sales", "admin", "hello", "team", "feedback", "privacy",
-                "security", "billing", "careers", "jobs", "press", "media", "webmaster", "postmaster", "abuse",
-                "office", "service", "customerservice", "enquiries", "inquiries", "legal", "hr", "marketing",
-                "alerts", "alert", "notifications", "notification", "newsletter", "news", "updates", "orders"}
+_ROLE_LOCALS = {
+    "support",
+    "info",
+    "contact",
+    "help",
+    "sales",
+    "admin",
+    "hello",
+    "team",
+    "feedback",
+    "privacy",
+    "security",
+    "billing",
+    "careers",
+    "jobs",
+    "press",
+    "media",
+    "webmaster",
+    "postmaster",
+    "abuse",
+    "office",
+    "service",
+    "customerservice",
+    "enquiries",
+    "inquiries",
+    "legal",
+    "hr",
+    "marketing",
+    "alerts",
+    "alert",
+    "notifications",
+    "notification",
+    "newsletter",
+    "news",
+    "updates",
+    "orders",
+}
 _TOLL_FREE = {"800", "888", "877", "866", "855", "844", "833"}
 
 _INTL_PHONE = re.compile(r"\+[1-9][\d ().-]{6,22}\d")
@@ -200,12 +349,28 @@ _US_PHONE = re.compile(r"(?:\(([2-9]\d\d)\) ?|\b([2-9]\d\d)([.-]))([2-9]\d\d)[.-
 # Neither may sit inside a decimal number (`0.4870572300443105`) or a longer digit sequence.
 _CARD = re.compile(r"(?<![\w.,-])\d{4}(?:([ -]?)\d{4}\1\d{4}\1\d{1,7}|([ -]?)\d{6}\2\d{5})(?![\w-]|[.,]\d)")
 _SSN = re.compile(r"(?<![\w.,-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-]|[.,]\d)")
-_NI = re.compile(r"(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
-                 r" ?(\d\d) ?(\d\d) ?(\d\d) ?[A-D](?![A-Za-z0-9])")
+_NI = re.compile(
+    r"(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+    r" ?(\d\d) ?(\d\d) ?(\d\d) ?[A-D](?![A-Za-z0-9])"
+)
 _FAKE_SSN = {"123-45-6789", "078-05-1120", "219-09-9999"}
-_TEST_CARDS = {"4012888888881881", "4000056655665556", "5105105105105100", "5200828282828210", "378282246310005",
-               "371449635398431", "6011000990139424", "3530111333300000", "3566002020360505", "30569309025904",
-               "38520000023237", "6011111111111117", "4111111111111111", "4242424242424242", "5555555555554444"}
+_TEST_CARDS = {
+    "4012888888881881",
+    "4000056655665556",
+    "5105105105105100",
+    "5200828282828210",
+    "378282246310005",
+    "371449635398431",
+    "6011000990139424",
+    "3530111333300000",
+    "3566002020360505",
+    "30569309025904",
+    "38520000023237",
+    "6011111111111117",
+    "4111111111111111",
+    "4242424242424242",
+    "5555555555554444",
+}
 
 
 def _luhn(digits: str) -> bool:
@@ -242,8 +407,11 @@ def _emails(text: str):
         if not local or not (len(tld) == 2 and tld not in _NOT_TLDS or tld in _GENERIC_TLDS):
             continue
         labels = domain.split(".")[:-1]
-        if domain in _PLACEHOLDER_DOMAINS or domain.endswith(_MACHINE_DOMAINS) \
-                or any(len(x) == 1 or x in _PLACEHOLDER_LABELS for x in labels):
+        if (
+            domain in _PLACEHOLDER_DOMAINS
+            or domain.endswith(_MACHINE_DOMAINS)
+            or any(len(x) == 1 or x in _PLACEHOLDER_LABELS for x in labels)
+        ):
             continue
         name = local.group(0)
         if name.lower() in _PLACEHOLDER_LOCALS or name.lower() in _ROLE_LOCALS:
@@ -263,8 +431,12 @@ def _phones(text: str):
         for m in _INTL_PHONE.finditer(text):
             before = text[m.start() - 1] if m.start() else " "
             digits = re.sub(r"\D", "", m.group(0))
-            if before.isalnum() or before in "+)]_." or not 8 <= len(digits) <= 15 \
-                    or not _PHONE_SHAPE.fullmatch(m.group(0)):
+            if (
+                before.isalnum()
+                or before in "+)]_."
+                or not 8 <= len(digits) <= 15
+                or not _PHONE_SHAPE.fullmatch(m.group(0))
+            ):
                 continue
             if digits.startswith("1") and len(digits) == 11 and (digits[4:7] == "555" or digits[1:4] in _TOLL_FREE):
                 continue
@@ -309,8 +481,18 @@ _NUMBER_RUN = re.compile(r"[0-9][0-9 ().-]{4,}[0-9]")
 
 
 def _has_digit(text: str) -> bool:
-    return ("0" in text or "1" in text or "2" in text or "3" in text or "4" in text or "5" in text or "6" in text
-            or "7" in text or "8" in text or "9" in text)
+    return (
+        "0" in text
+        or "1" in text
+        or "2" in text
+        or "3" in text
+        or "4" in text
+        or "5" in text
+        or "6" in text
+        or "7" in text
+        or "8" in text
+        or "9" in text
+    )
 
 
 def find_pii(text: str) -> list[str]:
@@ -323,9 +505,17 @@ def find_pii(text: str) -> list[str]:
             start, end = run.span()
             if end - start >= 9:
                 # the digits the window can hold, an upper bound: each format needs a number of them
-                g, lead = run.group(), text[max(0, start - 2):start]
-                digits = len(g) - g.count(" ") - g.count("-") - g.count(".") - g.count("(") - g.count(")") \
-                    + lead[:1].isdecimal() + lead[1:].isdecimal()
+                g, lead = run.group(), text[max(0, start - 2) : start]
+                digits = (
+                    len(g)
+                    - g.count(" ")
+                    - g.count("-")
+                    - g.count(".")
+                    - g.count("(")
+                    - g.count(")")
+                    + lead[:1].isdecimal()
+                    + lead[1:].isdecimal()
+                )
                 if digits >= 8:
                     window = lead + g
                     if digits >= 10 or "+" in lead:
@@ -334,14 +524,18 @@ def find_pii(text: str) -> list[str]:
                         out += _cards(window)
                     if digits >= 9:
                         out += _ssns(window)
-            if text[end:end + 2].strip()[:1] in ("A", "B", "C", "D") and start >= 2:
-                out += _ni_numbers(text[max(0, start - 4):end + 3])
+            if text[end : end + 2].strip()[:1] in ("A", "B", "C", "D") and start >= 2:
+                out += _ni_numbers(text[max(0, start - 4) : end + 3])
     return list(dict.fromkeys(out)) if out else out
 
 
 # an e-mail's `@`; a `_NUMBER_RUN` long enough for a phone, card or SSN, or followed by a National Insurance letter
-@record_rule("S002", "pii", "warning",
-             trigger=Trigger(("@",), pattern=r"[0-9][0-9 ().-]{7,}[0-9]|[0-9][0-9 ().-]{4,}[0-9]\s?[A-D]"))
+@record_rule(
+    "S002",
+    "pii",
+    "warning",
+    trigger=Trigger(("@",), pattern=r"[0-9][0-9 ().-]{7,}[0-9]|[0-9][0-9 ().-]{4,}[0-9]\s?[A-D]"),
+)
 def pii(record, ctx):
     """Personal data in a message: e-mail addresses, phone numbers, card numbers, national ids.
 

@@ -15,14 +15,21 @@ def _unrecognised(data: dict, fmt) -> bool:
     """A record with none of the keys of any known format (`{"question", "answer"}`), nor those a field
     mapping names (its message list, or its prompt or response column)."""
     if fmt.base:
-        return (fmt.list_key not in data) if fmt.list_key else (fmt.prompt_key not in data and fmt.response_key not in data)
+        return (
+            (fmt.list_key not in data)
+            if fmt.list_key
+            else (fmt.prompt_key not in data and fmt.response_key not in data)
+        )
     return detect(data) is None and (fmt.list_key is None or fmt.list_key not in data)
 
 
 def _unknown_keys(data: dict, fmt, allowed: set) -> list[tuple[str, str, int]]:
     """(label, pointer, messages holding it) for each unknown record key, then each unknown message key."""
-    out = [(f"record key {short(key)} for {fmt.name} records", f"/{pointer_key(key)}", 0)
-           for key in data if key not in fmt.record_keys and key not in allowed]
+    out = [
+        (f"record key {short(key)} for {fmt.name} records", f"/{pointer_key(key)}", 0)
+        for key in data
+        if key not in fmt.record_keys and key not in allowed
+    ]
     items = data.get(fmt.list_key) if fmt.list_key else None
     if isinstance(items, list):
         first: dict[str, list[int]] = {}
@@ -31,8 +38,10 @@ def _unknown_keys(data: dict, fmt, allowed: set) -> list[tuple[str, str, int]]:
                 for key in item:
                     if key not in fmt.message_keys and key not in allowed:
                         first.setdefault(key, [i, 0])[1] += 1
-        out += [(f"message key {short(key)} for {fmt.name} messages", f"/{fmt.list_key}/{at}/{pointer_key(key)}", n)
-                for key, (at, n) in first.items()]
+        out += [
+            (f"message key {short(key)} for {fmt.name} messages", f"/{fmt.list_key}/{at}/{pointer_key(key)}", n)
+            for key, (at, n) in first.items()
+        ]
     return out
 
 
@@ -48,7 +57,7 @@ def record_shape(records, ctx):
             continue
         fmt = FORMATS[rec.fmt]
         if _unrecognised(data, fmt):
-            out.append((tuple(data)[:_KEYS_SHOWN + 1], (), ()))
+            out.append((tuple(data)[: _KEYS_SHOWN + 1], (), ()))
             continue
         missing = tuple((f.message, f.pointer) for f in missing_messages(rec, None))
         out.append((None, missing, tuple(_unknown_keys(data, fmt, allowed))))
@@ -118,9 +127,12 @@ class MissingMessages(_PerFile):
             keys = list(keys)
             shown = ", ".join(f"`{k}`" for k in keys[:_KEYS_SHOWN]) + (", ..." if len(keys) > _KEYS_SHOWN else "")
             many = f"{count} records of this file have" if count > 1 else "the record has"
-            yield Finding(f"unrecognised record shape: {many} no conversation in a known format "
-                          f"(keys {shown or 'none'}, first here); convert them to `messages`",
-                          path=path, line=line)
+            yield Finding(
+                f"unrecognised record shape: {many} no conversation in a known format "
+                f"(keys {shown or 'none'}, first here); convert them to `messages`",
+                path=path,
+                line=line,
+            )
 
 
 @dataset_rule("F007", "unknown-key", "warning", features=("record_shape",), options={"allowed_keys": []})

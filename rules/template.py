@@ -67,8 +67,10 @@ def mask_code(text: str) -> str:
     return _INLINE.sub(" ", text) if "`" in text else text
 
 
-_SPECIAL = (r"<\|(?:im_\w+|end\w*|eo[tm]_id|endoftext|start\w*|begin\w*|fim_\w+|user|assistant|system"
-            r"|python_tag|reserved_special_token_\d+)\|>")
+_SPECIAL = (
+    r"<\|(?:im_\w+|end\w*|eo[tm]_id|endoftext|start\w*|begin\w*|fim_\w+|user|assistant|system"
+    r"|python_tag|reserved_special_token_\d+)\|>"
+)
 _TOKENS = re.compile(
     _SPECIAL + r"|\[/?INST\]|<</?SYS>>|</?s>|<(?:start|end)_of_turn>|^[ \t]*#{3}[ \t]*(?:Response|Instruction)[ \t]*:",
     re.M,
@@ -111,7 +113,9 @@ def template_artifacts(text: str, headers: bool = True) -> list[str]:
 
 
 # `_maybe_token`'s substrings, and the colon of a `_LEADING` role header
-@record_rule("C003", "template-artifact", "error", trigger=Trigger(("<|", "s>", "<<SYS", "_of_turn>", "INST]", "###", ":")))
+@record_rule(
+    "C003", "template-artifact", "error", trigger=Trigger(("<|", "s>", "<<SYS", "_of_turn>", "INST]", "###", ":"))
+)
 def template_artifact(record, ctx):
     """Chat-template tokens or role headers inside message content.
 

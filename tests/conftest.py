@@ -37,10 +37,25 @@ def run(monkeypatch, tmp_path):
 
 @pytest.fixture
 def clean_records():
-    topics = ["photosynthesis", "the water cycle", "binary search", "compound interest", "plate tectonics",
-              "vaccines", "recursion", "inflation", "the French revolution", "black holes"]
-    return [conv(f"Explain {t} in two sentences, case {i}.", f"Here is a short explanation of {t}: it is "
-                 f"a topic worth knowing, and case {i} shows it clearly.") for i, t in enumerate(topics)]
+    topics = [
+        "photosynthesis",
+        "the water cycle",
+        "binary search",
+        "compound interest",
+        "plate tectonics",
+        "vaccines",
+        "recursion",
+        "inflation",
+        "the French revolution",
+        "black holes",
+    ]
+    return [
+        conv(
+            f"Explain {t} in two sentences, case {i}.",
+            f"Here is a short explanation of {t}: it is a topic worth knowing, and case {i} shows it clearly.",
+        )
+        for i, t in enumerate(topics)
+    ]
 
 
 @pytest.fixture
@@ -49,5 +64,8 @@ def repo_root():
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-snapshots", action="store_true",
-                     help="Rewrite fixtures/rules/*/snapshots/*.json from the current output (see docs/testing.md).")
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        help="Rewrite fixtures/rules/*/snapshots/*.json from the current output (see docs/testing.md).",
+    )

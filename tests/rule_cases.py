@@ -89,8 +89,9 @@ def _fix(code: str, case: dict, files: list[str], folder: str) -> dict:
     result = _invoke(["fix", *files, "--select", code, "--in-place", *unsafe, *case.get("args", [])])
     assert result.exit_code == 0, result.output
     after = _read_tree(folder)
-    written = {name: data.decode("utf-8").split("\n") for name, data in sorted(after.items())
-               if before.get(name) != data}
+    written = {
+        name: data.decode("utf-8").split("\n") for name, data in sorted(after.items()) if before.get(name) != data
+    }
     return {"output": result.output.splitlines(), "files": written}
 
 

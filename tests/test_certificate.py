@@ -18,11 +18,20 @@ TRAIN = [
     for q, a in [
         ("Which gas do plants take in for photosynthesis?", "Plants take in carbon dioxide and release oxygen."),
         ("What does a thermometer measure?", "A thermometer measures temperature."),
-        ("Name a sorting algorithm with linear memory use.", "Merge sort needs extra memory proportional to the input."),
+        (
+            "Name a sorting algorithm with linear memory use.",
+            "Merge sort needs extra memory proportional to the input.",
+        ),
     ]
 ]
-EVAL = [{"messages": [{"role": "user", "content": "How many legs does a spider have?"},
-                      {"role": "assistant", "content": "A spider has eight legs."}]}]
+EVAL = [
+    {
+        "messages": [
+            {"role": "user", "content": "How many legs does a spider have?"},
+            {"role": "assistant", "content": "A spider has eight legs."},
+        ]
+    }
+]
 CONFIG = '[per-file-ignores]\n"*.jsonl" = ["Q001"]\n[rules.D002]\nthreshold = 0.8\n'
 KEY = "a-signing-key-of-32-bytes-length"
 
@@ -67,7 +76,9 @@ def edit(cert_path, change):
 def test_paths_are_relative_to_the_certificate_and_verify_works_from_any_directory(project, tmp_path, monkeypatch):
     body = json.loads(project.read_text())
     assert [f["path"] for f in body["files"]] == ["../data/train.jsonl", "../data/eval.jsonl"]
-    assert body["config"]["file"] == "../curate.toml" and body["config"]["settings"]["rules"] == {"D002": {"threshold": 0.8}}
+    assert body["config"]["file"] == "../curate.toml" and body["config"]["settings"]["rules"] == {
+        "D002": {"threshold": 0.8}
+    }
     for where in (tmp_path, tmp_path / "data", "/"):
         monkeypatch.chdir(where)
         result = run("verify", project)
@@ -105,25 +116,38 @@ def test_a_reformatted_certificate_fails(project):
     assert result.exit_code == 1 and "not byte for byte as curate wrote it" in result.stderr
 
 
-@pytest.mark.parametrize("name, change, message", [
-    ("empty file list", lambda b: b.update(files=[]), "should be non-empty"),
-    ("file list shortened", lambda b: b["files"].pop(), "files_sha256: certified"),
-    ("shortened, hash recomputed", lambda b: (b["files"].pop(), b.update(files_sha256=sha256_of(b["files"]))),
-     "summary: certified"),
-    ("rules edited", lambda b: b["rules"].remove("L001"), "rules: certified"),
-    ("fail_on edited", lambda b: b.update(fail_on="info"), "fail_on: certified \"info\", found \"error\""),
-    ("record count", lambda b: b["files"][0].update(records=2), "../data/train.jsonl: records certified 2, found 3"),
-    ("format", lambda b: b["files"][0].update(format="sharegpt"), "format certified \"sharegpt\""),
-    ("split", lambda b: b["files"][1].update(split="unsplit"), "files_sha256: certified"),
-    ("summary", lambda b: b["summary"]["by_severity"].update(warning=1), "summary: certified"),
-    ("tool version", lambda b: b.update(tool_version="0.0.1"), "tool_version: certified by curate 0.0.1"),
-    ("config settings", lambda b: b["config"]["settings"].update(select=["F"]), "config_sha256: certified"),
-    ("config settings and hash", lambda b: (b["config"]["settings"].update(select=["F"]),
-                                            b.update(config_sha256=sha256_of(b["config"]))), "rules: certified"),
-    ("config file dropped", lambda b: b["config"].update(file=None), "config_sha256: certified"),
-    ("extra field", lambda b: b.update(note="ok"), "Additional properties are not allowed"),
-    ("extra file field", lambda b: b["files"][0].update(ok=True), "Additional properties are not allowed"),
-])
+@pytest.mark.parametrize(
+    "name, change, message",
+    [
+        ("empty file list", lambda b: b.update(files=[]), "should be non-empty"),
+        ("file list shortened", lambda b: b["files"].pop(), "files_sha256: certified"),
+        (
+            "shortened, hash recomputed",
+            lambda b: (b["files"].pop(), b.update(files_sha256=sha256_of(b["files"]))),
+            "summary: certified",
+        ),
+        ("rules edited", lambda b: b["rules"].remove("L001"), "rules: certified"),
+        ("fail_on edited", lambda b: b.update(fail_on="info"), "fail_on: certified \"info\", found \"error\""),
+        (
+            "record count",
+            lambda b: b["files"][0].update(records=2),
+            "../data/train.jsonl: records certified 2, found 3",
+        ),
+        ("format", lambda b: b["files"][0].update(format="sharegpt"), "format certified \"sharegpt\""),
+        ("split", lambda b: b["files"][1].update(split="unsplit"), "files_sha256: certified"),
+        ("summary", lambda b: b["summary"]["by_severity"].update(warning=1), "summary: certified"),
+        ("tool version", lambda b: b.update(tool_version="0.0.1"), "tool_version: certified by curate 0.0.1"),
+        ("config settings", lambda b: b["config"]["settings"].update(select=["F"]), "config_sha256: certified"),
+        (
+            "config settings and hash",
+            lambda b: (b["config"]["settings"].update(select=["F"]), b.update(config_sha256=sha256_of(b["config"]))),
+            "rules: certified",
+        ),
+        ("config file dropped", lambda b: b["config"].update(file=None), "config_sha256: certified"),
+        ("extra field", lambda b: b.update(note="ok"), "Additional properties are not allowed"),
+        ("extra file field", lambda b: b["files"][0].update(ok=True), "Additional properties are not allowed"),
+    ],
+)
 def test_every_edited_field_fails(project, name, change, message):
     edit(project, change)
     result = run("verify", project)
@@ -137,17 +161,20 @@ def test_a_certificate_with_a_path_pointing_elsewhere_fails(project, tmp_path):
     assert run("verify", project).exit_code == 1
 
 
-@pytest.mark.parametrize("name, content", [
-    ("not JSON", b"certificate"),
-    ("binary", b"\x00\xff\xfe\x01" * 10),
-    ("a list", b"[1, 2]"),
-    ("wrong types", b'{"tool": "curate", "files": 5}'),
-    ("missing keys", b'{"certificate_version": 2, "tool": "curate"}'),
-    ("duplicate keys", b'{"tool": "curate", "tool": "curate"}'),
-    ("NaN", b'{"tool": NaN}'),
-    ("deeply nested", b"[" * 100000 + b"]" * 100000),
-    ("lone surrogate", b'{"tool": "\\ud800\\n\\u001b[31m"}'),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("not JSON", b"certificate"),
+        ("binary", b"\x00\xff\xfe\x01" * 10),
+        ("a list", b"[1, 2]"),
+        ("wrong types", b'{"tool": "curate", "files": 5}'),
+        ("missing keys", b'{"certificate_version": 2, "tool": "curate"}'),
+        ("duplicate keys", b'{"tool": "curate", "tool": "curate"}'),
+        ("NaN", b'{"tool": NaN}'),
+        ("deeply nested", b"[" * 100000 + b"]" * 100000),
+        ("lone surrogate", b'{"tool": "\\ud800\\n\\u001b[31m"}'),
+    ],
+)
 def test_a_malformed_certificate_is_one_error_line(tmp_path, name, content):
     (tmp_path / "cert.json").write_bytes(content)
     result = run("verify", tmp_path / "cert.json")
@@ -208,7 +235,10 @@ def test_the_certificate_never_overwrites_a_data_file(tmp_path, monkeypatch):
 # --- fuzz: any one edit fails verify ------------------------------------------------------------------------
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=6,

@@ -57,8 +57,12 @@ def test_directory_means_every_dataset_file(run, tmp_path):
 
 def test_select_ignore_and_prefixes(run, tmp_path):
     write_jsonl(tmp_path / "bad.jsonl", BAD)
-    codes = {d["code"] for d in _json(run("lint", "bad.jsonl", "--select", "F00", "--ignore", "F003",
-                                          "--output-format", "json"))["diagnostics"]}
+    codes = {
+        d["code"]
+        for d in _json(run("lint", "bad.jsonl", "--select", "F00", "--ignore", "F003", "--output-format", "json"))[
+            "diagnostics"
+        ]
+    }
     assert codes == {"F001"}
 
 
@@ -91,7 +95,10 @@ def test_per_file_ignores(run, tmp_path):
     write_jsonl(tmp_path / "legacy.jsonl", BAD)
     write_jsonl(tmp_path / "new.jsonl", BAD)
     (tmp_path / "curate.toml").write_text('select = ["F"]\n[per-file-ignores]\n"legacy*.jsonl" = ["F001"]\n')
-    found = {(d["path"], d["code"]) for d in _json(run("lint", "legacy.jsonl", "new.jsonl", "--output-format", "json"))["diagnostics"]}
+    found = {
+        (d["path"], d["code"])
+        for d in _json(run("lint", "legacy.jsonl", "new.jsonl", "--output-format", "json"))["diagnostics"]
+    }
     assert ("legacy.jsonl", "F001") not in found
     assert ("new.jsonl", "F001") in found and ("legacy.jsonl", "F003") in found
 
@@ -151,8 +158,21 @@ def test_baseline_never_certifies_known_errors(run, tmp_path):
 def test_split_override_and_names(run, tmp_path, clean_records):
     for name in ("interval.jsonl", "my-dev-set.jsonl", "data.jsonl"):
         write_jsonl(tmp_path / name, clean_records[:1])
-    assert run("lint", "interval.jsonl", "my-dev-set.jsonl", "data.jsonl", "--split", "test=data.jsonl",
-               "--select", "F", "--certificate", "c.json").exit_code == 0
+    assert (
+        run(
+            "lint",
+            "interval.jsonl",
+            "my-dev-set.jsonl",
+            "data.jsonl",
+            "--split",
+            "test=data.jsonl",
+            "--select",
+            "F",
+            "--certificate",
+            "c.json",
+        ).exit_code
+        == 0
+    )
     splits = {f["path"]: f["split"] for f in json.loads((tmp_path / "c.json").read_text())["files"]}
     assert splits == {"interval.jsonl": "unsplit", "my-dev-set.jsonl": "eval", "data.jsonl": "test"}
 
@@ -170,5 +190,6 @@ def test_rule_command(run):
 def test_python_m_curate(repo_root, tmp_path):
     import subprocess
     import sys
+
     out = subprocess.run([sys.executable, "-m", "curate", "rule", "F001"], capture_output=True, text=True)
     assert out.returncode == 0 and "invalid-json" in out.stdout

@@ -91,8 +91,9 @@ def test_lint_fix_points_at_curate_fix(run, bad):
 
 
 def _shell(tmp_path, command):
-    return subprocess.run(f"{sys.executable} -m curate {command}", shell=True, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        f"{sys.executable} -m curate {command}", shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_closed_stdout_is_one_error_line(tmp_path, bad):

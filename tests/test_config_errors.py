@@ -24,11 +24,14 @@ def _error(run, data, name, body: bytes | str, *extra):
     return lines[0]
 
 
-@pytest.mark.parametrize("body, needle", [
-    ("tool = 5\n", "`tool` must be a table"),
-    ("[tool]\ncurate = 5\n", "[tool.curate] must be a table"),
-    ("[tool.curate\n", "invalid TOML"),
-])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ("tool = 5\n", "`tool` must be a table"),
+        ("[tool]\ncurate = 5\n", "[tool.curate] must be a table"),
+        ("[tool.curate\n", "invalid TOML"),
+    ],
+)
 def test_broken_pyproject(run, data, body, needle):
     assert needle in _error(run, data, "pyproject.toml", body)
 
@@ -46,20 +49,23 @@ def test_curate_toml_with_tool_table_gets_a_hint(run, data):
     assert "top level" in line and "[tool.curate]" in line
 
 
-@pytest.mark.parametrize("table, needle", [
-    ("[rules.D002]\nthreshold = 0", "D002.threshold must be in (0.0, 1.0], got 0"),
-    ("[rules.D002]\nthreshold = 1.5", "D002.threshold must be in (0.0, 1.0]"),
-    ("[rules.L002]\nthreshold = -0.1", "L002.threshold must be in"),
-    ("[rules.D002]\nthreshold = nan", "must be a finite number"),
-    ("[rules.D002]\nnum_perm = 1000000", "D002.num_perm must be in [16, 1024]"),
-    ("[rules.D002]\nnum_perm = 1e6", "D002.num_perm must be an integer"),
-    ("[rules.Q001]\nmin_examples = 0", "Q001.min_examples must be in [1"),
-    ("[rules.C002]\nmin_records = 0", "C002.min_records must be in [1"),
-    ("[rules.Q002]\nmax_tokens = -5", "Q002.max_tokens must be in [1"),
-    ("[rules.Q002]\nmax_tokens = true", "Q002.max_tokens must be an integer"),
-    ("[rules.F007]\nallowed_keys = [1]", "F007.allowed_keys must be a list of strings"),
-    ("[rules.near-duplicate]\nthreshold = 2", "D002.threshold must be in"),
-])
+@pytest.mark.parametrize(
+    "table, needle",
+    [
+        ("[rules.D002]\nthreshold = 0", "D002.threshold must be in (0.0, 1.0], got 0"),
+        ("[rules.D002]\nthreshold = 1.5", "D002.threshold must be in (0.0, 1.0]"),
+        ("[rules.L002]\nthreshold = -0.1", "L002.threshold must be in"),
+        ("[rules.D002]\nthreshold = nan", "must be a finite number"),
+        ("[rules.D002]\nnum_perm = 1000000", "D002.num_perm must be in [16, 1024]"),
+        ("[rules.D002]\nnum_perm = 1e6", "D002.num_perm must be an integer"),
+        ("[rules.Q001]\nmin_examples = 0", "Q001.min_examples must be in [1"),
+        ("[rules.C002]\nmin_records = 0", "C002.min_records must be in [1"),
+        ("[rules.Q002]\nmax_tokens = -5", "Q002.max_tokens must be in [1"),
+        ("[rules.Q002]\nmax_tokens = true", "Q002.max_tokens must be an integer"),
+        ("[rules.F007]\nallowed_keys = [1]", "F007.allowed_keys must be a list of strings"),
+        ("[rules.near-duplicate]\nthreshold = 2", "D002.threshold must be in"),
+    ],
+)
 def test_rule_options_are_range_checked(run, data, table, needle):
     assert needle in _error(run, data, "curate.toml", table + "\n")
 
@@ -89,5 +95,7 @@ def test_utf16_pyproject_for_curate_is_an_error(run, data):
 def test_a_fifo_config_or_baseline_is_refused_without_hanging(run, data, option):
     os.mkfifo("pipe")  # no writer: opening it for reading would block
     result = run("lint", data, option, "pipe")
-    assert result.exit_code == 2 and result.output == "error: pipe: a FIFO, not a regular file " \
-        "(curate reads regular files, or `-` for stdin)\n"
+    assert (
+        result.exit_code == 2
+        and result.output == "error: pipe: a FIFO, not a regular file (curate reads regular files, or `-` for stdin)\n"
+    )

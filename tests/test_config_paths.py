@@ -61,8 +61,18 @@ def test_glob_forms(tmp_path):
     cfg = load_config(str(tmp_path / "curate.toml"))
     path = str(tmp_path / "data" / "eval" / "part-0.jsonl")
     assert cfg.relpath(path) == "data/eval/part-0.jsonl"
-    for pattern in ("data/eval/*.jsonl", "./data/**", "data/eval", "data", "eval", "part-*.jsonl", "*.jsonl",
-                    str(tmp_path / "data"), "**/eval/*.jsonl", "**/data/eval"):
+    for pattern in (
+        "data/eval/*.jsonl",
+        "./data/**",
+        "data/eval",
+        "data",
+        "eval",
+        "part-*.jsonl",
+        "*.jsonl",
+        str(tmp_path / "data"),
+        "**/eval/*.jsonl",
+        "**/data/eval",
+    ):
         assert cfg.matches(path, pattern), pattern
     for pattern in ("eval/*.jsonl", "other", "data/train/*"):
         assert not cfg.matches(path, pattern), pattern
@@ -83,9 +93,13 @@ def test_how_the_config_was_found(tmp_path, monkeypatch):
 
 
 def test_disabled_safety_rules(tmp_path):
-    (tmp_path / "curate.toml").write_text('[per-file-ignores]\n"*" = ["ALL"]\n"x.jsonl" = ["S001"]\n'
-                                          '[severity]\nL001 = "warning"\n')
+    (tmp_path / "curate.toml").write_text(
+        '[per-file-ignores]\n"*" = ["ALL"]\n"x.jsonl" = ["S001"]\n[severity]\nL001 = "warning"\n'
+    )
     found = disabled_safety_rules(load_config(str(tmp_path / "curate.toml")))
-    assert found == ["per-file-ignores '*': ALL", "per-file-ignores 'x.jsonl': S001",
-                     "severity lowered below error: L001"]
+    assert found == [
+        "per-file-ignores '*': ALL",
+        "per-file-ignores 'x.jsonl': S001",
+        "severity lowered below error: L001",
+    ]
     assert disabled_safety_rules(Config()) == []

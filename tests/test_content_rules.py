@@ -33,8 +33,10 @@ def test_arithmetic_evaluator_is_exact_and_never_runs_code():
 
 
 def test_placeholder_is_an_error_in_a_reply_and_a_warning_in_a_prompt(tmp_path):
-    records = [{"instruction": "Name a colour.", "input": "<noinput>", "output": "Blue."},
-               {"instruction": "Render a 3D model of a house", "input": "", "output": "<nooutput>"}]
+    records = [
+        {"instruction": "Name a colour.", "input": "<noinput>", "output": "Blue."},
+        {"instruction": "Render a 3D model of a house", "input": "", "output": "<nooutput>"},
+    ]
     found = {(d["line"], d["severity"]) for d in _lint(tmp_path, records, "--select", "Q007")}
     assert found == {(1, "warning"), (2, "error")}
 
@@ -48,8 +50,13 @@ def test_configured_severity_overrides_the_per_finding_default(tmp_path):
 
 
 def test_unknown_keys_are_one_finding_per_file_with_their_count(tmp_path):
-    records = [{"messages": [{"role": "user", "content": f"hi {i}"}, {"role": "assistant", "content": "hello"}],
-                "source": "crawl"} for i in range(5)]
+    records = [
+        {
+            "messages": [{"role": "user", "content": f"hi {i}"}, {"role": "assistant", "content": "hello"}],
+            "source": "crawl",
+        }
+        for i in range(5)
+    ]
     found = _lint(tmp_path, records, "--select", "F007")
     assert [(d["line"], d["code"]) for d in found] == [(1, "F007")]
     assert "in 5 records of this file" in found[0]["message"]
@@ -70,8 +77,9 @@ def test_tex_markup_is_ignored_by_normalized_text():
 
 def test_boilerplate_shingles_leave_the_comparison_but_short_rests_keep_their_set():
     shared = list(range(100, 130))
-    sets = ShingleSets.from_arrays([np.array(shared + [10_000 + i * 100 + k for k in range(8)]) for i in range(20)]
-                                   + [np.array(shared + [9000])])
+    sets = ShingleSets.from_arrays(
+        [np.array(shared + [10_000 + i * 100 + k for k in range(8)]) for i in range(20)] + [np.array(shared + [9000])]
+    )
     kept = without_common(sets, share=0.05, min_records=10)
     assert all(len(kept[i]) == 8 for i in range(20))  # the shared 30 are boilerplate
     assert len(kept[20]) == 31  # one shingle besides boilerplate: compared whole

@@ -66,6 +66,7 @@ def test_exclude_globs_are_relative_to_the_config_file(tmp_path, monkeypatch):
         write_jsonl(tmp_path / rel, REC)
     (tmp_path / "curate.toml").write_text('extend-exclude = ["data/legacy", "*.bak.jsonl"]\n')
     from curate.config import load_config
+
     cfg = load_config(str(tmp_path / "curate.toml"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -124,13 +125,24 @@ def splits_of(paths, **kwargs) -> dict[str, str]:
 
 
 def test_splits_from_folder_and_shard_names(tmp_path):
-    for rel in ("data/train/part-0.jsonl", "data/validation/part-0.jsonl", "data/test-00000-of-00001.jsonl",
-                "data/other/eval_notes.jsonl", "data/train/heldout_test.jsonl", "test_runs/data.jsonl"):
+    for rel in (
+        "data/train/part-0.jsonl",
+        "data/validation/part-0.jsonl",
+        "data/test-00000-of-00001.jsonl",
+        "data/other/eval_notes.jsonl",
+        "data/train/heldout_test.jsonl",
+        "test_runs/data.jsonl",
+    ):
         os.makedirs(os.path.dirname(tmp_path / rel), exist_ok=True)
         write_jsonl(tmp_path / rel, REC)
     assert splits_of([tmp_path]) == {
-        "train/part-0.jsonl": "train", "validation/part-0.jsonl": "eval", "data/test-00000-of-00001.jsonl": "test",
-        "other/eval_notes.jsonl": "eval", "train/heldout_test.jsonl": "train", "test_runs/data.jsonl": "unsplit"}
+        "train/part-0.jsonl": "train",
+        "validation/part-0.jsonl": "eval",
+        "data/test-00000-of-00001.jsonl": "test",
+        "other/eval_notes.jsonl": "eval",
+        "train/heldout_test.jsonl": "train",
+        "test_runs/data.jsonl": "unsplit",
+    }
     # the folder given is a name too, and --split NAME=FOLDER beats it
     assert set(splits_of([tmp_path / "data" / "validation"]).values()) == {"eval"}
     got = splits_of([tmp_path / "data"], splits={str(tmp_path / "data" / "train"): "eval"})
@@ -158,6 +170,7 @@ def test_a_dataset_folder_is_read_in_the_order_of_its_state_json(tmp_path):
     for name in ("data-b.arrow", "data-a.arrow", "cache-123.arrow"):
         (folder / name).write_bytes(b"")
     (folder / "dataset_info.json").write_text("{}")
-    (folder / "state.json").write_text(json.dumps({"_data_files": [{"filename": "data-b.arrow"},
-                                                                   {"filename": "data-a.arrow"}]}))
+    (folder / "state.json").write_text(
+        json.dumps({"_data_files": [{"filename": "data-b.arrow"}, {"filename": "data-a.arrow"}]})
+    )
     assert names(tmp_path) == [os.path.join("ds", "data-b.arrow"), os.path.join("ds", "data-a.arrow")]

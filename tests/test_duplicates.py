@@ -181,12 +181,16 @@ def test_splits_are_deduplicated_separately(tmp_path):
     test = write_jsonl(tmp_path / "test.jsonl", [a])
     result = lint([train, extra, evals, test], ["D001"])
     assert [(d.path.rsplit("/", 1)[-1], d.line, d.related[0].line) for d in result.diagnostics] == [
-        ("extra.jsonl", 1, 2), ("eval.jsonl", 3, 2)]
+        ("extra.jsonl", 1, 2),
+        ("eval.jsonl", 3, 2),
+    ]
 
 
 def test_records_without_conversations_are_ignored(tmp_path):
-    path = write_jsonl(tmp_path / "train.jsonl", ['{"a": 1}', '{"a": 1}', "not json", "not json", "[1]", "[1]",
-                                                  '{"messages": []}', '{"messages": []}'])
+    path = write_jsonl(
+        tmp_path / "train.jsonl",
+        ['{"a": 1}', '{"a": 1}', "not json", "not json", "[1]", "[1]", '{"messages": []}', '{"messages": []}'],
+    )
     assert not lint([path], ["D", "C001", "L"]).diagnostics
 
 
@@ -199,12 +203,15 @@ def test_system_prompts_are_not_compared_for_near_duplicates(tmp_path):
     records.append({"messages": [{"role": "system", "content": "Only a system prompt."}]})
     result = lint([write_jsonl(tmp_path / "train.jsonl", records)], ["D"])
     # the same exchange under another system prompt: a near-duplicate (1.00), not an exact one
-    assert [(d.code, d.line, d.related[0].line) for d in result.diagnostics] == [
-        ("D002", 51, 1), ("D001", 53, 52)]
+    assert [(d.code, d.line, d.related[0].line) for d in result.diagnostics] == [("D002", 51, 1), ("D001", 53, 52)]
     assert "similarity 1.00" in result.diagnostics[0].message
 
 
-@given(st.text(alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2028\u2029\u200b\u3000\ufb01É")),
-               max_size=12))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2028\u2029\u200b\u3000\ufb01É")),
+        max_size=12,
+    )
+)
 def test_normalize_collapses_whitespace_like_split(text):
     assert normalize(text) == " ".join(unicodedata.normalize("NFKC", text).casefold().split())

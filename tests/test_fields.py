@@ -13,12 +13,18 @@ QA = [
     {"id": 3, "question": "How many legs does a spider have?", "answer": "Eight."},
 ]
 DIALOG = [
-    {"dialog": [{"speaker": "asker", "text": "Is the Moon a planet?"},
-                {"speaker": "expert", "text": "No, it is a natural satellite. "}]},
+    {
+        "dialog": [
+            {"speaker": "asker", "text": "Is the Moon a planet?"},
+            {"speaker": "expert", "text": "No, it is a natural satellite. "},
+        ]
+    },
     {"dialog": [{"speaker": "asker", "text": "Hi"}, {"speaker": "narrator", "text": "..."}]},
 ]
-DIALOG_FIELDS = '[fields]\nmessages = "dialog"\nrole = "speaker"\ncontent = "text"\n' \
-                '[fields.roles]\nuser = ["asker", "questioner"]\nassistant = "expert"\n'
+DIALOG_FIELDS = (
+    '[fields]\nmessages = "dialog"\nrole = "speaker"\ncontent = "text"\n'
+    '[fields.roles]\nuser = ["asker", "questioner"]\nassistant = "expert"\n'
+)
 
 
 def _found(run, *args):
@@ -29,8 +35,9 @@ def _found(run, *args):
 
 def test_flat_columns_from_config(run, tmp_path):
     write_jsonl(tmp_path / "qa.jsonl", QA)
-    (tmp_path / "curate.toml").write_text('[fields]\nprompt = "question"\nresponse = "answer"\n'
-                                          '[rules.F007]\nallowed_keys = ["id"]\n')
+    (tmp_path / "curate.toml").write_text(
+        '[fields]\nprompt = "question"\nresponse = "answer"\n[rules.F007]\nallowed_keys = ["id"]\n'
+    )
     assert _found(run, "qa.jsonl") == [(1, "F010", "/answer"), (2, "F009", "/answer")]
 
 
@@ -54,8 +61,20 @@ def test_message_list_keys_and_role_values(run, tmp_path):
 
 def test_role_values_from_the_command_line(run, tmp_path):
     write_jsonl(tmp_path / "chat.jsonl", DIALOG[:1])
-    found = _found(run, "chat.jsonl", "--field", "messages=dialog", "--field", "role=speaker",
-                   "--field", "content=text", "--field", "roles.user=asker", "--field", "roles.assistant=expert")
+    found = _found(
+        run,
+        "chat.jsonl",
+        "--field",
+        "messages=dialog",
+        "--field",
+        "role=speaker",
+        "--field",
+        "content=text",
+        "--field",
+        "roles.user=asker",
+        "--field",
+        "roles.assistant=expert",
+    )
     assert found == [(1, "F010", "/dialog/1/text")]
 
 
@@ -74,13 +93,16 @@ def test_show_files_names_the_mapped_format(run, tmp_path):
     assert 'alpaca:{"prompt":"question","response":"answer"}' in out and "3 records" in out
 
 
-@pytest.mark.parametrize("table, needle", [
-    ('[fields]\nquestion = "q"\n', "unknown field 'question'"),
-    ('[fields]\nmessages = "dialog"\nprompt = "q"\n', "cannot be mixed"),
-    ('[fields]\nprompt = 3\n', "field 'prompt' must name a column"),
-    ('[fields.roles]\nnarrator = ["n"]\n', "'narrator' is not a role"),
-    ('format = "alpaca"\n[fields]\nrole = "speaker"\n', "needs a message-list format"),
-])
+@pytest.mark.parametrize(
+    "table, needle",
+    [
+        ('[fields]\nquestion = "q"\n', "unknown field 'question'"),
+        ('[fields]\nmessages = "dialog"\nprompt = "q"\n', "cannot be mixed"),
+        ('[fields]\nprompt = 3\n', "field 'prompt' must name a column"),
+        ('[fields.roles]\nnarrator = ["n"]\n', "'narrator' is not a role"),
+        ('format = "alpaca"\n[fields]\nrole = "speaker"\n', "needs a message-list format"),
+    ],
+)
 def test_bad_mappings_are_config_errors(run, tmp_path, table, needle):
     write_jsonl(tmp_path / "qa.jsonl", QA)
     (tmp_path / "curate.toml").write_text(table)
@@ -95,19 +117,25 @@ def test_bad_field_option(run, tmp_path):
 
 
 def test_split_reads_through_the_mapping(run, tmp_path):
-    rows = [{"question": f"Question number {i} about the history of {t}?", "answer": f"Answer {i} on {t}."}
-            for i, t in enumerate(["maps", "clocks", "bridges", "ships", "paper", "glass", "salt", "tea"])]
+    rows = [
+        {"question": f"Question number {i} about the history of {t}?", "answer": f"Answer {i} on {t}."}
+        for i, t in enumerate(["maps", "clocks", "bridges", "ships", "paper", "glass", "salt", "tea"])
+    ]
     write_jsonl(tmp_path / "qa.jsonl", rows)
     (tmp_path / "curate.toml").write_text('[fields]\nprompt = "question"\nresponse = "answer"\n')
     result = run("split", "qa.jsonl", "--ratios", "0.75,0.25", "--seed", "0", "--output-dir", "out")
     assert result.exit_code == 0, result.output
-    written = [json.loads(line) for name in ("train.jsonl", "eval.jsonl")
-               for line in (tmp_path / "out" / name).read_text().splitlines()]
+    written = [
+        json.loads(line)
+        for name in ("train.jsonl", "eval.jsonl")
+        for line in (tmp_path / "out" / name).read_text().splitlines()
+    ]
     assert sorted(written, key=lambda r: r["question"]) == sorted(rows, key=lambda r: r["question"])
 
 
 def test_mapped_format_round_trips_through_its_settings(tmp_path):
     from curate.config import Config, load_config
+
     (tmp_path / "curate.toml").write_text('[fields]\nprompt = "question"\nresponse = "answer"\n')
     cfg = load_config(str(tmp_path / "curate.toml"))
     again = Config.from_table({"format": cfg.format, "fields": cfg.fields}, "certificate")

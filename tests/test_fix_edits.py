@@ -14,13 +14,16 @@ CLEAN = b'{"messages": [{"role": "user", "content": "Name a colour."}, {"role": 
 
 
 def conv_bytes(user: str, assistant: str = "ok") -> bytes:
-    return json.dumps({"messages": [{"role": "user", "content": user},
-                                    {"role": "assistant", "content": assistant}]}).encode()
+    return json.dumps(
+        {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]}
+    ).encode()
 
 
 def test_a_fix_changes_only_the_bytes_of_the_value(run, tmp_path):
-    odd = (b'{"n" :  1e999, "big": 123456789012345678901234567890123, "messages":[{"content":"caf\\u00e9 \\/ ok \\n",'
-           b' "role":"human"},{"role": "assistant","content":"\\ud83d\\ude00 fine"}]}   ')
+    odd = (
+        b'{"n" :  1e999, "big": 123456789012345678901234567890123, "messages":[{"content":"caf\\u00e9 \\/ ok \\n",'
+        b' "role":"human"},{"role": "assistant","content":"\\ud83d\\ude00 fine"}]}   '
+    )
     (tmp_path / "train.jsonl").write_bytes(b"\r\n" + odd + b"\r\n\r\n" + CLEAN + b"\r\n")
     result = run("fix", "train.jsonl", "--select", "F006,F010", "-o", "out.jsonl")
     assert result.exit_code == 0, result.output
@@ -31,14 +34,17 @@ def test_a_fix_changes_only_the_bytes_of_the_value(run, tmp_path):
 
 
 def test_text_parts_emptied_by_the_cut_are_deleted_as_elements(run, tmp_path):
-    record = (b'{"messages": [{"role": "user", "content": [ {"type": "text", "text": "\\n"} ,'
-              b'  {"type":"text","text":" Describe "}, {"type": "text", "text": "this. "} ]},'
-              b' {"role": "assistant", "content": "ok"}]}')
+    record = (
+        b'{"messages": [{"role": "user", "content": [ {"type": "text", "text": "\\n"} ,'
+        b'  {"type":"text","text":" Describe "}, {"type": "text", "text": "this. "} ]},'
+        b' {"role": "assistant", "content": "ok"}]}'
+    )
     (tmp_path / "train.jsonl").write_bytes(record + b"\n")
     assert run("fix", "train.jsonl", "--select", "F010", "--in-place").exit_code == 0
     assert (tmp_path / "train.jsonl").read_bytes() == (
         b'{"messages": [{"role": "user", "content": [ {"type":"text","text":"Describe "}, '
-        b'{"type": "text", "text": "this."} ]}, {"role": "assistant", "content": "ok"}]}\n')
+        b'{"type": "text", "text": "this."} ]}, {"role": "assistant", "content": "ok"}]}\n'
+    )
 
 
 def test_untouched_records_blank_lines_and_crlf_stay_byte_for_byte(run, tmp_path):
@@ -69,6 +75,7 @@ def test_records_that_cannot_be_edited_exactly_are_reported_and_left_alone(run, 
 def test_records_differing_only_in_bad_bytes_are_not_merged(run, tmp_path):
     def latin(word: bytes) -> bytes:
         return b'{"messages": [{"role": "user", "content": "' + word + b'"}, {"role": "assistant", "content": "ok"}]}'
+
     lines = [latin(b"caf\xe9"), latin(b"caf\xe8"), latin(b"caf\xe9"), latin(b"caf\xef\xbf\xbd")]
     (tmp_path / "train.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     lint = run("lint", "train.jsonl", "--select", "D001", "--no-progress")
@@ -111,14 +118,27 @@ def test_one_malformed_array_element_is_one_f001_and_fix_refuses(run, tmp_path):
     assert [(d.line, d.code) for d in result.diagnostics] == [(502, "F001")]
     fixed = run("fix", "data.json", "--in-place")
     assert fixed.exit_code == 2
-    assert fixed.output.startswith("error: data.json: cannot be split into records exactly") and \
-        fixed.output.count("\n") == 1
+    assert (
+        fixed.output.startswith("error: data.json: cannot be split into records exactly")
+        and fixed.output.count("\n") == 1
+    )
     assert (tmp_path / "data.json").read_bytes() == data
 
 
 def test_array_followed_by_json_lines_is_linted_whole_and_refused_by_fix(run, tmp_path):
-    data = b"[" + conv_bytes("a") + b",\n" + conv_bytes("b") + b",\n" + conv_bytes(" c") + b"]\n" + \
-        conv_bytes(" d") + b"\n" + conv_bytes("e") + b"\n"
+    data = (
+        b"["
+        + conv_bytes("a")
+        + b",\n"
+        + conv_bytes("b")
+        + b",\n"
+        + conv_bytes(" c")
+        + b"]\n"
+        + conv_bytes(" d")
+        + b"\n"
+        + conv_bytes("e")
+        + b"\n"
+    )
     (tmp_path / "data.json").write_bytes(data)
     result = lint_paths([str(tmp_path / "data.json")], Config(select=["F010"]))
     assert result.records == 5
@@ -179,6 +199,7 @@ def test_duplicate_key_rule_names_key_and_object(tmp_path):
 
 def test_a_file_changed_after_the_lint_is_not_written(run, tmp_path, monkeypatch):
     import curate.fixer
+
     lines = [CLEAN, conv_bytes("other"), CLEAN]
     (tmp_path / "train.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     lint = curate.fixer.lint_paths

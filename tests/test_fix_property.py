@@ -22,14 +22,33 @@ from curate.records import Record
 from curate.rules.content import fix_whitespace
 from curate.rules.format import fix_role_aliases
 
-TEXTS = [b"hi", b" hi", b"hi\\n", b"caf\\u00e9 ", b"caf\xc3\xa9", b"caf\xe9", b"caf\xe8", b"x\x00y ",
-         b"\\ud83d\\ude00 ", b"Tab\\t", b"  code\\n    more", b"same words here and there", b"\\/ \\\" q"]
+TEXTS = [
+    b"hi",
+    b" hi",
+    b"hi\\n",
+    b"caf\\u00e9 ",
+    b"caf\xc3\xa9",
+    b"caf\xe9",
+    b"caf\xe8",
+    b"x\x00y ",
+    b"\\ud83d\\ude00 ",
+    b"Tab\\t",
+    b"  code\\n    more",
+    b"same words here and there",
+    b"\\/ \\\" q",
+]
 STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 USER_ROLES = [b"user", b"human", b"User"]
 ASSISTANT_ROLES = [b"assistant", b"gpt"]
 SEPARATORS = [(b", ", b": "), (b",", b":"), (b" ,  ", b"  :  ")]
-EXTRAS = [b"", b'"n"%s1e999', b'"big"%s123456789012345678901234567890', b'"f"%s0.10000000000000001',
-          b'"z"%s-0.0E+00', b'"id"%s1,"id"%s2']
+EXTRAS = [
+    b"",
+    b'"n"%s1e999',
+    b'"big"%s123456789012345678901234567890',
+    b'"f"%s0.10000000000000001',
+    b'"z"%s-0.0E+00',
+    b'"id"%s1,"id"%s2',
+]
 
 
 @st.composite
@@ -37,9 +56,33 @@ def records(draw) -> bytes:
     item, kv = draw(st.sampled_from(SEPARATORS))
     extra = draw(st.sampled_from(EXTRAS)).replace(b"%s", kv)
     user, answer = draw(st.sampled_from(TEXTS)), draw(st.sampled_from(TEXTS))
-    messages = (b"[{" + b'"role"' + kv + b'"' + draw(st.sampled_from(USER_ROLES)) + b'"' + item
-                + b'"content"' + kv + b'"' + user + b'"}' + item + b"{" + b'"content"' + kv + b'"' + answer + b'"'
-                + item + b'"role"' + kv + b'"' + draw(st.sampled_from(ASSISTANT_ROLES)) + b'"}]')
+    messages = (
+        b"[{"
+        + b'"role"'
+        + kv
+        + b'"'
+        + draw(st.sampled_from(USER_ROLES))
+        + b'"'
+        + item
+        + b'"content"'
+        + kv
+        + b'"'
+        + user
+        + b'"}'
+        + item
+        + b"{"
+        + b'"content"'
+        + kv
+        + b'"'
+        + answer
+        + b'"'
+        + item
+        + b'"role"'
+        + kv
+        + b'"'
+        + draw(st.sampled_from(ASSISTANT_ROLES))
+        + b'"}]'
+    )
     return b"{" + (extra + item if extra else b"") + b'"messages"' + kv + messages + b"}"
 
 
@@ -76,12 +119,27 @@ def read_back(path) -> list[Record]:
 
 
 def run_fix(tmp, name, select):
-    result = CliRunner().invoke(cli, ["fix", str(tmp / name), "--unsafe", "--select", select,
-                                      "-o", str(tmp / f"out{name[5:]}"), "--rejects", str(tmp / "rej.jsonl")],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "fix",
+            str(tmp / name),
+            "--unsafe",
+            "--select",
+            select,
+            "-o",
+            str(tmp / f"out{name[5:]}"),
+            "--rejects",
+            str(tmp / "rej.jsonl"),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
-    rejects = [json.loads(line) for line in (tmp / "rej.jsonl").read_text("utf-8").splitlines()] \
-        if (tmp / "rej.jsonl").exists() else []
+    rejects = (
+        [json.loads(line) for line in (tmp / "rej.jsonl").read_text("utf-8").splitlines()]
+        if (tmp / "rej.jsonl").exists()
+        else []
+    )
     return tmp / f"out{name[5:]}", rejects
 
 
@@ -138,4 +196,5 @@ def test_fixes_change_only_what_they_fix(tmp_path_factory, data):
     if layout == "jsonl":  # blank lines and line endings where they were
         skeleton = b"".join(blank for blank, _, _ in lines)
         assert out.read_bytes().count(b"\n") == skeleton.count(b"\n") + sum(
-            end == b"\n" or end == b"\r\n" for i, (_, _, end) in enumerate(lines) if i not in removed)
+            end == b"\n" or end == b"\r\n" for i, (_, _, end) in enumerate(lines) if i not in removed
+        )

@@ -12,21 +12,45 @@ RECORDS = [
     {"messages": [{"role": "human", "content": " What is 2+2?\n"}, {"role": "gpt", "content": "4\n\n"}]},
     {"messages": [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Blue."}]},
     BROKEN,
-    {"messages": [{"role": "User", "content": [{"type": "text", "text": "\n"}, {"type": "text", "text": " Describe "},
-                                                {"type": "text", "text": "this. "}]},
-                  {"role": "Assistant", "content": "    def f():\n        return 1\n"}]},
-    {"messages": [{"role": "system", "content": "Be brief.  "}, {"role": "user", "content": "Café?"},
-                  {"role": "assistant", "content": "Oui, un café."}]},
+    {
+        "messages": [
+            {
+                "role": "User",
+                "content": [
+                    {"type": "text", "text": "\n"},
+                    {"type": "text", "text": " Describe "},
+                    {"type": "text", "text": "this. "},
+                ],
+            },
+            {"role": "Assistant", "content": "    def f():\n        return 1\n"},
+        ]
+    },
+    {
+        "messages": [
+            {"role": "system", "content": "Be brief.  "},
+            {"role": "user", "content": "Café?"},
+            {"role": "assistant", "content": "Oui, un café."},
+        ]
+    },
 ]
 
 FIXED = [
     {"messages": [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4"}]},
     RECORDS[1],
     None,
-    {"messages": [{"role": "user", "content": [{"type": "text", "text": "Describe "}, {"type": "text", "text": "this."}]},
-                  {"role": "assistant", "content": "    def f():\n        return 1"}]},
-    {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Café?"},
-                  {"role": "assistant", "content": "Oui, un café."}]},
+    {
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Describe "}, {"type": "text", "text": "this."}]},
+            {"role": "assistant", "content": "    def f():\n        return 1"},
+        ]
+    },
+    {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Café?"},
+            {"role": "assistant", "content": "Oui, un café."},
+        ]
+    },
 ]
 
 
@@ -63,13 +87,24 @@ def test_fix_in_place(run, tmp_path):
 
 
 def test_sharegpt_aliases_use_the_record_spelling(run, tmp_path):
-    records = [{"conversations": [{"from": "user", "value": "hi"}, {"from": "bot", "value": "hello"},
-                                  {"from": "Human", "value": "more"}, {"from": "assistant", "value": "ok"}]},
-               {"conversations": [{"from": "USER", "value": "hi"}, {"from": "model", "value": "hello"}]}]
+    records = [
+        {
+            "conversations": [
+                {"from": "user", "value": "hi"},
+                {"from": "bot", "value": "hello"},
+                {"from": "Human", "value": "more"},
+                {"from": "assistant", "value": "ok"},
+            ]
+        },
+        {"conversations": [{"from": "USER", "value": "hi"}, {"from": "model", "value": "hello"}]},
+    ]
     write_jsonl(tmp_path / "chat.jsonl", records)
     result = run("fix", "chat.jsonl", "--select", "F006", "--in-place")
     assert result.exit_code == 0, result.output
-    roles = [[t["from"] for t in json.loads(line)["conversations"]] for line in (tmp_path / "chat.jsonl").read_text().splitlines()]
+    roles = [
+        [t["from"] for t in json.loads(line)["conversations"]]
+        for line in (tmp_path / "chat.jsonl").read_text().splitlines()
+    ]
     assert roles == [["user", "assistant", "user", "assistant"], ["human", "gpt"]]
 
 
@@ -79,6 +114,7 @@ def test_in_place_fix_keeps_file_permissions(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from curate.cli import cli
+
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "train.jsonl"
     path.write_text('{"messages": [{"role": "human", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')

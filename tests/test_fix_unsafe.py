@@ -66,7 +66,8 @@ def test_unsafe_fix_removes_near_duplicates_and_leaks(run, tmp_path):
     as_conv = [conv(b["question"], b["answer"]) for b in bench]
     base = [conv(f"question {i} " + words(rng, 8), words(rng, 40)) for i in range(5)]
     records = [
-        base[0], base[1],
+        base[0],
+        base[1],
         near(base[0]),  # 3 D002
         as_conv[0],  # 4 L001
         base[2],
@@ -84,13 +85,28 @@ def test_unsafe_fix_removes_near_duplicates_and_leaks(run, tmp_path):
     safe = run("fix", "train.jsonl", "--reference", "bench.jsonl", "--output", "safe.jsonl")
     assert safe.exit_code == 0 and "removed 1" in safe.output
 
-    result = run("fix", "train.jsonl", "--unsafe", "--reference", "bench.jsonl", "--output", "out.jsonl",
-                 "--rejects", "removed.jsonl")
+    result = run(
+        "fix",
+        "train.jsonl",
+        "--unsafe",
+        "--reference",
+        "bench.jsonl",
+        "--output",
+        "out.jsonl",
+        "--rejects",
+        "removed.jsonl",
+    )
     assert result.exit_code == 0, result.output
     assert "removed 6" in result.output
     rejected = rejects_of(tmp_path / "removed.jsonl")
     assert [(r["line"], r["code"]) for r in rejected] == [
-        (3, "D002"), (4, "L001"), (6, "L002"), (7, "L003"), (8, "D001"), (10, "D002")]
+        (3, "D002"),
+        (4, "L001"),
+        (6, "L002"),
+        (7, "L003"),
+        (8, "D001"),
+        (10, "D002"),
+    ]
     related = {r["line"]: r["related"] for r in rejected}
     assert related[4] == [{"path": "bench.jsonl", "line": 1}]
     assert related[6] == [{"path": "bench.jsonl", "line": 2}]
@@ -101,8 +117,17 @@ def test_unsafe_fix_removes_near_duplicates_and_leaks(run, tmp_path):
     assert kept == [original[i - 1] for i in (1, 2, 5, 9, 11, 12)]
     check_nothing_lost(original, kept, rejected)
 
-    again = run("lint", "out.jsonl", "--reference", "bench.jsonl", "--select", ",".join(CLEAN_CODES),
-                "--output-format", "json", "--no-progress")
+    again = run(
+        "lint",
+        "out.jsonl",
+        "--reference",
+        "bench.jsonl",
+        "--select",
+        ",".join(CLEAN_CODES),
+        "--output-format",
+        "json",
+        "--no-progress",
+    )
     assert json.loads(again.output)["diagnostics"] == []
 
 
@@ -123,7 +148,9 @@ def test_unsafe_fix_in_place_with_an_eval_file(run, tmp_path):
     kept = (tmp_path / "train.jsonl").read_bytes().splitlines()
     rejected = rejects_of(tmp_path / "eval.rejects.jsonl")  # the default: beside the first input
     assert [(r["path"], r["line"], r["code"], r["related"][0]["line"]) for r in rejected] == [
-        ("train.jsonl", 2, "L001", 3), ("train.jsonl", 4, "L002", 1)]
+        ("train.jsonl", 2, "L001", 3),
+        ("train.jsonl", 4, "L002", 1),
+    ]
     check_nothing_lost(original, kept, rejected)
     again = run("lint", "train.jsonl", "eval.jsonl", "--select", ",".join(CLEAN_CODES), "--no-progress")
     assert again.exit_code == 0, again.output

@@ -17,10 +17,16 @@ def words(rng: random.Random, n: int) -> str:
 
 
 def lint(paths, select, references=(), jobs=1, rules=None):
-    result = lint_paths([str(p) for p in paths], Config(select=list(select), rules=rules or {}),
-                        references=[str(r) for r in references], jobs=jobs)
-    return [(d.path.rsplit("/", 1)[-1], d.line, d.code, [(r.path.rsplit("/", 1)[-1], r.line) for r in d.related],
-             d.message) for d in result.diagnostics]
+    result = lint_paths(
+        [str(p) for p in paths],
+        Config(select=list(select), rules=rules or {}),
+        references=[str(r) for r in references],
+        jobs=jobs,
+    )
+    return [
+        (d.path.rsplit("/", 1)[-1], d.line, d.code, [(r.path.rsplit("/", 1)[-1], r.line) for r in d.related], d.message)
+        for d in result.diagnostics
+    ]
 
 
 def brief(found):
@@ -67,7 +73,7 @@ def test_messages(leaky):
         "L002": f"near-duplicate of the eval record at {evals}:5: word 3-gram Jaccard similarity 0.89 (threshold 0.7)",
         "L003": f"prompt equals the prompt of the eval record at {evals}:1",
         "L004": 'shares the 13-word sequence "w172051830 w119373215 w549843688 w777141770 w94297463 w258627380 '
-                f'w109426367 w10…" with the eval record at {evals}:7 (3 shared 13-grams)',
+        f'w109426367 w10…" with the eval record at {evals}:7 (3 shared 13-grams)',
     }
 
 
@@ -81,19 +87,28 @@ def test_one_finding_per_record_the_strongest_selected(leaky):
 
 
 def test_reference_files_of_any_shape_and_test_files(tmp_path):
-    bench = write_jsonl(tmp_path / "bench.jsonl", [
-        {"id": 1, "question": "Which element has the chemical symbol Au on the periodic table?", "answer": "Gold"},
-        {"problem": "How many prime numbers are there between one and twenty inclusive?", "solution": "8"},
-        [1, 2], "not json",
-    ])
+    bench = write_jsonl(
+        tmp_path / "bench.jsonl",
+        [
+            {"id": 1, "question": "Which element has the chemical symbol Au on the periodic table?", "answer": "Gold"},
+            {"problem": "How many prime numbers are there between one and twenty inclusive?", "solution": "8"},
+            [1, 2],
+            "not json",
+        ],
+    )
     test = write_jsonl(tmp_path / "test.jsonl", [conv("Name the longest river flowing through Egypt.", "The Nile.")])
-    train = write_jsonl(tmp_path / "data.jsonl", [  # unsplit: the training side
-        {"instruction": "Which element has the chemical symbol Au on the periodic table?", "output": "Gold"},
-        {"instruction": "How many prime numbers are there between one and twenty inclusive?",
-         "output": "There are eight of them: 2, 3, 5, 7, 11, 13, 17 and 19."},
-        {"instruction": "Name the longest river flowing through Egypt.", "output": "That is the Nile."},
-        {"instruction": "Which element has the symbol Ag?", "output": "Silver"},
-    ])
+    train = write_jsonl(
+        tmp_path / "data.jsonl",
+        [  # unsplit: the training side
+            {"instruction": "Which element has the chemical symbol Au on the periodic table?", "output": "Gold"},
+            {
+                "instruction": "How many prime numbers are there between one and twenty inclusive?",
+                "output": "There are eight of them: 2, 3, 5, 7, 11, 13, 17 and 19.",
+            },
+            {"instruction": "Name the longest river flowing through Egypt.", "output": "That is the Nile."},
+            {"instruction": "Which element has the symbol Ag?", "output": "Silver"},
+        ],
+    )
     assert brief(lint([train, test], ["L"], references=[bench])) == [
         ("data.jsonl", 1, "L001", [("bench.jsonl", 1)]),
         ("data.jsonl", 2, "L003", [("bench.jsonl", 2)]),
@@ -104,10 +119,13 @@ def test_reference_files_of_any_shape_and_test_files(tmp_path):
 def test_system_prompts_and_short_prompts(tmp_path):
     q = "Which planet in our solar system has the most confirmed moons?"
     evals = write_jsonl(tmp_path / "eval.jsonl", [conv(q, "Saturn."), conv("Hi, how are you?", "Fine.")])
-    train = write_jsonl(tmp_path / "train.jsonl", [
-        conv(q, "Saturn, with 146.", "You are an astronomy tutor."),  # the system prompt does not hide it
-        conv("hi, how are you?", "Great!"),  # too short to count (min_words 5)
-    ])
+    train = write_jsonl(
+        tmp_path / "train.jsonl",
+        [
+            conv(q, "Saturn, with 146.", "You are an astronomy tutor."),  # the system prompt does not hide it
+            conv("hi, how are you?", "Great!"),  # too short to count (min_words 5)
+        ],
+    )
     assert brief(lint([train, evals], ["L003"])) == [("train.jsonl", 1, "L003", [("eval.jsonl", 1)])]
     assert len(lint([train, evals], ["L003"], rules={"L003": {"min_words": 1}})) == 2
 

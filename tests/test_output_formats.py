@@ -35,11 +35,21 @@ def test_text(run, tmp_path):
 def test_json_schema(run, tmp_path):
     body = json.loads(_lint(run, tmp_path, "json"))
     assert set(body) == {"version", "summary", "diagnostics"}
-    assert body["summary"] == {"records": 3, "files": 1, "by_code": {"F001": 1, "F003": 1},
-                               "by_severity": {"error": 2, "warning": 0, "info": 0}}
+    assert body["summary"] == {
+        "records": 3,
+        "files": 1,
+        "by_code": {"F001": 1, "F003": 1},
+        "by_severity": {"error": 2, "warning": 0, "info": 0},
+    }
     d = body["diagnostics"][0]
     assert set(d) == {"code", "name", "severity", "message", "path", "line", "pointer", "related"}
-    assert (d["code"], d["name"], d["path"], d["line"], d["pointer"]) == ("F001", "invalid-json", "data/train.jsonl", 2, None)
+    assert (d["code"], d["name"], d["path"], d["line"], d["pointer"]) == (
+        "F001",
+        "invalid-json",
+        "data/train.jsonl",
+        2,
+        None,
+    )
 
 
 def test_github_annotations(run, tmp_path):
@@ -128,8 +138,10 @@ def test_hostile_text_is_inert_in_text_output(run, tmp_path):
     out = _hostile(run, tmp_path, "text")
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f\u202e\ud800-\udfff]", out)
     lines = out.splitlines()
-    assert all(line.startswith(("odd, na:me %\\u202e\\x0ax.jsonl:", "raw\\udcffname.jsonl:", "    related", "Found "))
-               for line in lines), lines
+    assert all(
+        line.startswith(("odd, na:me %\\u202e\\x0ax.jsonl:", "raw\\udcffname.jsonl:", "    related", "Found "))
+        for line in lines
+    ), lines
     assert not any(line.startswith("data/train.jsonl") for line in lines)
     assert 'unknown record key "x\\ndata/train.jsonl:1: F001 fake' in out and "\\ud800" in out
 
@@ -169,8 +181,10 @@ def test_sarif_uri_of_an_absolute_path_is_relative(run, tmp_path):
 
 def test_gitlab_fingerprints_survive_moves_and_new_findings(run, tmp_path):
     write_jsonl(tmp_path / "train.jsonl", BAD)
-    before = {i["description"]: i["fingerprint"] for i in json.loads(
-        run("lint", "train.jsonl", "--select", "F", "--output-format", "gitlab").output)}
+    before = {
+        i["description"]: i["fingerprint"]
+        for i in json.loads(run("lint", "train.jsonl", "--select", "F", "--output-format", "gitlab").output)
+    }
     write_jsonl(tmp_path / "train.jsonl", ['{"messages": 3}', BAD[2], BAD[0], '"x"', BAD[1]])
     after = json.loads(run("lint", "train.jsonl", "--select", "F", "--output-format", "gitlab").output)
     assert len(after) == 4 and len({i["fingerprint"] for i in after}) == 4
@@ -181,8 +195,10 @@ def test_gitlab_fingerprints_survive_moves_and_new_findings(run, tmp_path):
 def test_json_statistics(run, tmp_path):
     write_jsonl(tmp_path / "train.jsonl", BAD + BAD)
     body = json.loads(run("lint", "train.jsonl", "--select", "F", "--statistics", "--output-format", "json").output)
-    assert body["statistics"] == [{"code": "F001", "name": "invalid-json", "count": 2},
-                                  {"code": "F003", "name": "not-an-object", "count": 2}]
+    assert body["statistics"] == [
+        {"code": "F001", "name": "invalid-json", "count": 2},
+        {"code": "F003", "name": "not-an-object", "count": 2},
+    ]
     plain = json.loads(run("lint", "train.jsonl", "--select", "F", "--output-format", "json").output)
     assert "statistics" not in plain
 
@@ -210,8 +226,12 @@ def test_sarif_related_locations(run, tmp_path):
     log = json.loads(run("lint", *_duplicates_and_a_leak(tmp_path), "--output-format", "sarif").output)
 
     def location(uri, line):
-        return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                                     "region": {"startLine": line}}}
+        return {
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": line},
+            }
+        }
 
     results = log["runs"][0]["results"]
     assert [(r["ruleId"], r["locations"], r["relatedLocations"]) for r in results] == [
@@ -228,4 +248,5 @@ def test_github_annotation_escaping():
 
     d = Diagnostic("Q999", "odd:name,x", "info", "50% done\r\nnext::line, a:b", "dir/a,b:c%.jsonl", 3)
     assert github.render(None, [d]) == (
-        "::notice file=dir/a%2Cb%3Ac%25.jsonl,line=3,title=Q999 odd%3Aname%2Cx::50%25 done%0D%0Anext::line, a:b\n")
+        "::notice file=dir/a%2Cb%3Ac%25.jsonl,line=3,title=Q999 odd%3Aname%2Cx::50%25 done%0D%0Anext::line, a:b\n"
+    )

@@ -49,8 +49,10 @@ def _both(raw: bytes, monkeypatch) -> tuple:
     with monkeypatch.context() as m:
         m.setattr(parse_module, "orjson", None)
         slow = parse(Record("t.jsonl", 1, "train", raw, fmt="openai"))
-    return ((fast.data, fast.error, fast.duplicate_keys, fast.messages),
-            (slow.data, slow.error, slow.duplicate_keys, slow.messages))
+    return (
+        (fast.data, fast.error, fast.duplicate_keys, fast.messages),
+        (slow.data, slow.error, slow.duplicate_keys, slow.messages),
+    )
 
 
 def _same(a, b) -> bool:
@@ -85,9 +87,11 @@ def test_repeated_key_is_named_on_the_fast_path():
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=4) | st.lists(st.tuples(st.sampled_from(["a", "b", 'c"', "a:"]), inner),
-                                                         max_size=4),
-    max_leaves=12)
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.lists(st.tuples(st.sampled_from(["a", "b", 'c"', "a:"]), inner), max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 def _text(value, spaced: bool) -> str:

@@ -14,16 +14,32 @@ HOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _git(cwd, *args):
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t"})
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
 
 
 def _try_repo(tmp_path, cwd, repo_root, hook_id, *args):
     pre_commit = shutil.which("pre-commit", path=os.path.dirname(sys.executable)) or "pre-commit"
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "PIP_CONSTRAINT": "", "NO_COLOR": "1"}
-    return subprocess.run([pre_commit, "try-repo", repo_root, hook_id, *args],
-                          cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [pre_commit, "try-repo", repo_root, hook_id, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_hooks_are_declared():
@@ -44,8 +60,9 @@ def test_lint_without_paths_uses_configured_paths(run, tmp_path, monkeypatch):
     leak = conv("Which gas do plants absorb for photosynthesis?", "Carbon dioxide.")
     write_jsonl(tmp_path / "data" / "train.jsonl", [leak])
     write_jsonl(tmp_path / "benchmarks" / "science.jsonl", [leak])
-    (tmp_path / "curate.toml").write_text('select = ["L"]\npaths = ["data", "benchmarks"]\n'
-                                          '[splits]\nreference = ["benchmarks"]\n')
+    (tmp_path / "curate.toml").write_text(
+        'select = ["L"]\npaths = ["data", "benchmarks"]\n[splits]\nreference = ["benchmarks"]\n'
+    )
     monkeypatch.chdir(tmp_path / "sub")
     result = run("lint")
     assert result.exit_code == 1 and "../data/train.jsonl:1: L001" in result.output, result.output
@@ -85,8 +102,9 @@ def test_lint_all_hook_checks_a_train_file_against_unchanged_benchmarks(tmp_path
     leak = conv("Which gas do plants absorb for photosynthesis?", "Carbon dioxide.")
     write_jsonl(repo / "benchmarks" / "science.jsonl", [leak])
     write_jsonl(repo / "data" / "train.jsonl", [conv("What is 2 plus 2?", "4.")])
-    (repo / "curate.toml").write_text('select = ["F", "L"]\npaths = ["data", "benchmarks"]\n'
-                                      '[splits]\nreference = ["benchmarks"]\n')
+    (repo / "curate.toml").write_text(
+        'select = ["F", "L"]\npaths = ["data", "benchmarks"]\n[splits]\nreference = ["benchmarks"]\n'
+    )
     _git(repo, "add", ".")
     _git(repo, "commit", "-qm", "data")
     write_jsonl(repo / "data" / "train.jsonl", [conv("What is 2 plus 2?", "4."), leak])

@@ -22,17 +22,38 @@ import pyarrow.parquet as pq  # noqa: E402
 # planted defects: trailing whitespace (F010), a role alias (F006), a weight of 2 (F008), an
 # unknown message key on one message only (F007), two assistants in a row (R), a duplicate (D001)
 CHAT = [
-    {"messages": [{"role": "user", "content": "What is the capital of France?"},
-                  {"role": "assistant", "content": "Paris is the capital of France.  "}]},
-    {"messages": [{"role": "human", "content": "Name a primary colour."},
-                  {"role": "assistant", "content": "Red is a primary colour.", "weight": 2}]},
-    {"messages": [{"role": "user", "content": "How many legs has a spider?", "lang": "en"},
-                  {"role": "assistant", "content": "A spider has eight legs."},
-                  {"role": "assistant", "content": "Eight, to be precise."}]},
-    {"messages": [{"role": "user", "content": "What is the capital of France?"},
-                  {"role": "assistant", "content": "Paris is the capital of France.  "}]},
-    {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Boiling point of water?"},
-                  {"role": "assistant", "content": "100 degrees Celsius at sea level."}]},
+    {
+        "messages": [
+            {"role": "user", "content": "What is the capital of France?"},
+            {"role": "assistant", "content": "Paris is the capital of France.  "},
+        ]
+    },
+    {
+        "messages": [
+            {"role": "human", "content": "Name a primary colour."},
+            {"role": "assistant", "content": "Red is a primary colour.", "weight": 2},
+        ]
+    },
+    {
+        "messages": [
+            {"role": "user", "content": "How many legs has a spider?", "lang": "en"},
+            {"role": "assistant", "content": "A spider has eight legs."},
+            {"role": "assistant", "content": "Eight, to be precise."},
+        ]
+    },
+    {
+        "messages": [
+            {"role": "user", "content": "What is the capital of France?"},
+            {"role": "assistant", "content": "Paris is the capital of France.  "},
+        ]
+    },
+    {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Boiling point of water?"},
+            {"role": "assistant", "content": "100 degrees Celsius at sea level."},
+        ]
+    },
 ]
 # flat alpaca rows, all text: empty output, surrounding whitespace, a duplicate
 ALPACA = [
@@ -81,6 +102,7 @@ def compressed(opener):
         with opener(path, "wt", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
         return str(path)
+
     return write
 
 
@@ -93,9 +115,13 @@ def _zst(path, rows):
 
 
 WRITERS = {
-    "data.parquet": write_parquet, "data.arrow": write_arrow_file, "stream.arrow": write_arrow_stream,
-    "data.jsonl.gz": compressed(gzip.open), "data.jsonl.bz2": compressed(bz2.open),
-    "data.ndjson.xz": compressed(lzma.open), "data.jsonl.zst": _zst,
+    "data.parquet": write_parquet,
+    "data.arrow": write_arrow_file,
+    "stream.arrow": write_arrow_stream,
+    "data.jsonl.gz": compressed(gzip.open),
+    "data.jsonl.bz2": compressed(bz2.open),
+    "data.ndjson.xz": compressed(lzma.open),
+    "data.jsonl.zst": _zst,
 }
 
 
@@ -103,8 +129,11 @@ WRITERS = {
 @pytest.mark.parametrize("rows", [CHAT, ALPACA], ids=["messages", "alpaca"])
 def test_same_findings_as_jsonl(run, tmp_path, name, rows):
     expected = findings(run, write_jsonl(tmp_path / "data.jsonl", rows))
-    planted = {("F010", 1), ("F006", 2), ("F008", 2), ("F007", 3), ("R003", 3), ("D001", 4)} if rows is CHAT \
+    planted = (
+        {("F010", 1), ("F006", 2), ("F008", 2), ("F007", 3), ("R003", 3), ("D001", 4)}
+        if rows is CHAT
         else {("F010", 2), ("F009", 3), ("D001", 4)}
+    )
     assert planted <= {(c, line) for c, line, _ in expected}
     assert findings(run, WRITERS[name](tmp_path / name, rows)) == expected
 
@@ -179,8 +208,14 @@ def _fake_parquet(path):
     return str(path)
 
 
-REFUSED = {"train.zip": _zip, "train.jsonl.zip": _zip, "blob.jsonl": _blob, "train.tar.gz": _tar_gz,
-           "archive.jsonl.gz": _tar_gz, "text.parquet": _fake_parquet}
+REFUSED = {
+    "train.zip": _zip,
+    "train.jsonl.zip": _zip,
+    "blob.jsonl": _blob,
+    "train.tar.gz": _tar_gz,
+    "archive.jsonl.gz": _tar_gz,
+    "text.parquet": _fake_parquet,
+}
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
@@ -227,6 +262,7 @@ def test_fix_refuses_to_rewrite_a_compression_it_cannot_write(run, tmp_path):
 
 def test_missing_pyarrow_names_the_extra(run, tmp_path, monkeypatch):
     import builtins
+
     path = write_parquet(tmp_path / "data.parquet", CHAT)
     real_import = builtins.__import__
 
@@ -264,10 +300,14 @@ def by_split(run, paths, split_of) -> dict[str, list[tuple]]:
 def test_dataset_dict_folder_lints_with_its_splits(run, tmp_path):
     datasets = pytest.importorskip("datasets")
     held_out = [CHAT[4]]
-    datasets.DatasetDict({"train_sft": datasets.Dataset.from_list(CHAT),
-                          "validation": datasets.Dataset.from_list(held_out)}).save_to_disk(str(tmp_path / "dd"))
-    expected = by_split(run, [write_jsonl(tmp_path / "train.jsonl", CHAT), write_jsonl(tmp_path / "eval.jsonl", held_out)],
-                        lambda p: os.path.basename(p).split(".")[0])
+    datasets.DatasetDict(
+        {"train_sft": datasets.Dataset.from_list(CHAT), "validation": datasets.Dataset.from_list(held_out)}
+    ).save_to_disk(str(tmp_path / "dd"))
+    expected = by_split(
+        run,
+        [write_jsonl(tmp_path / "train.jsonl", CHAT), write_jsonl(tmp_path / "eval.jsonl", held_out)],
+        lambda p: os.path.basename(p).split(".")[0],
+    )
     assert ("L001", 5, None) in expected["train"]
     got = by_split(run, ["dd"], lambda p: {"train_sft": "train", "validation": "eval"}[p.split(os.sep)[1]])
     assert got == expected
@@ -275,7 +315,8 @@ def test_dataset_dict_folder_lints_with_its_splits(run, tmp_path):
     files = json.loads((tmp_path / "cert.json").read_text())["files"]
     assert [(f["path"], f["split"], f["format"], f["records"]) for f in files] == [
         (os.path.join("dd", "train_sft", "data-00000-of-00001.arrow"), "train", "openai", 5),
-        (os.path.join("dd", "validation", "data-00000-of-00001.arrow"), "eval", "openai", 1)]
+        (os.path.join("dd", "validation", "data-00000-of-00001.arrow"), "eval", "openai", 1),
+    ]
     assert run("verify", "cert.json").exit_code == 0
     with open(tmp_path / "dd" / "validation" / "data-00000-of-00001.arrow", "r+b") as f:
         f.seek(-20, os.SEEK_END)
@@ -295,9 +336,11 @@ def test_dataset_folder_is_its_data_files(run, tmp_path):
     shards = sorted({d["path"] for d in diagnostics})
     assert shards == [os.path.join("my_eval_set", f"data-0000{i}-of-00002.arrow") for i in (0, 1)]
     rows = {shards[0]: 0, shards[1]: 3}  # 5 rows in 2 shards: 3 and 2
-    assert sorted((d["code"], d["line"] + rows[d["path"]], d["pointer"]) for d in diagnostics
-                  if d["code"] != "D001") == sorted(x for x in expected if x[0] != "D001")
+    assert sorted(
+        (d["code"], d["line"] + rows[d["path"]], d["pointer"]) for d in diagnostics if d["code"] != "D001"
+    ) == sorted(x for x in expected if x[0] != "D001")
     from curate.engine import lint_paths
+
     assert {f.split for f in lint_paths([str(tmp_path / "my_eval_set")]).files} == {"eval"}
 
 
@@ -310,14 +353,24 @@ def test_hub_style_folder_lints_with_shard_splits(run, tmp_path):
     (tmp_path / "repo" / "README.md").write_text("---\nconfigs: []\n---\n")
     (tmp_path / "repo" / ".gitattributes").write_text("*.parquet filter=lfs\n")
     result = run("lint", "repo", "--select", "D001,L001", "--output-format", "json")
-    found = [(os.path.basename(d["path"]), d["code"], d["line"], [(os.path.basename(r["path"]), r["line"])
-              for r in d["related"]]) for d in json.loads(result.output)["diagnostics"]]
-    assert found == [("train-00001-of-00002.parquet", "D001", 1, [("train-00000-of-00002.parquet", 1)]),
-                     ("train-00001-of-00002.parquet", "L001", 2, [("validation-00000-of-00001.parquet", 1)])]
+    found = [
+        (
+            os.path.basename(d["path"]),
+            d["code"],
+            d["line"],
+            [(os.path.basename(r["path"]), r["line"]) for r in d["related"]],
+        )
+        for d in json.loads(result.output)["diagnostics"]
+    ]
+    assert found == [
+        ("train-00001-of-00002.parquet", "D001", 1, [("train-00000-of-00002.parquet", 1)]),
+        ("train-00001-of-00002.parquet", "L001", 2, [("validation-00000-of-00001.parquet", 1)]),
+    ]
 
 
 def test_fix_writes_parquet_back_with_its_schema_and_loses_nothing(run, tmp_path):
     import datetime
+
     rows = [dict(r, id=i, blob=bytes([0, 255, i]), day=datetime.date(2024, 1, 1 + i)) for i, r in enumerate(CHAT)]
     table = pa.Table.from_pylist(rows).replace_schema_metadata({"huggingface": '{"info": {}}'})
     path = tmp_path / "train.parquet"
@@ -354,17 +407,22 @@ def test_fix_parquet_to_another_parquet_only(run, tmp_path):
 def test_git_lfs_pointer_says_to_pull_the_data(run, tmp_path, name):
     """A dataset repository cloned without git-lfs holds pointer files where the data should be."""
     os.makedirs(tmp_path / "data", exist_ok=True)
-    (tmp_path / name).write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "a" * 64 + "\nsize 15096\n")
+    (tmp_path / name).write_text(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:" + "a" * 64 + "\nsize 15096\n"
+    )
     result = run("lint", ".")
     assert result.exit_code == 2
-    assert result.output == f"error: {os.path.join('.', name)}: a Git LFS pointer file, not the data itself; " \
-                            "fetch the data with `git lfs pull`\n"
+    assert (
+        result.output == f"error: {os.path.join('.', name)}: a Git LFS pointer file, not the data itself; "
+        "fetch the data with `git lfs pull`\n"
+    )
 
 
 def test_parquet_is_read_one_row_group_at_a_time(tmp_path):
     """Arrow memory stays at about one row group (1.6 MB here), not the file (19 MB)."""
     from curate.filetype import FileKind
     from curate.tabular import _batches
+
     rows = [{"instruction": os.urandom(400).hex(), "output": os.urandom(400).hex()} for _ in range(12000)]
     path = tmp_path / "big.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=500)

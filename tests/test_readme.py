@@ -19,8 +19,9 @@ def _read(name):
 def test_rule_table_matches_rule_docs():
     readme = _read("README.md")
     table = re.search(r"<!-- rules:start -->\n(.*?)<!-- rules:end -->", readme, re.S).group(1)
-    assert table == rule_table_markdown(load_rules().values()), \
+    assert table == rule_table_markdown(load_rules().values()), (
         "README rule table is stale: paste `curate rule --output-format markdown` between the markers"
+    )
 
 
 def test_ci_runs_the_readme_test_command():

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _examples() -> list[str]:
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         readme = f.read()
-    section = readme[readme.index("## Configuration\n"):readme.index("## Pre-commit\n")]
+    section = readme[readme.index("## Configuration\n") : readme.index("## Pre-commit\n")]
     return re.findall(r"```toml\n(.*?)```", section, re.S)
 
 
@@ -32,8 +32,11 @@ def test_main_example_loads_and_lints(run, tmp_path):
     assert settings.exit_code == 0, settings.output
     assert "found in the working directory" in settings.output
     rows = [line.split()[:3] for line in run("lint", "--show-files").output.splitlines()]
-    assert rows[:3] == [["data/heldout/h.jsonl", "openai", "eval"], ["data/sft-a.jsonl", "openai", "train"],
-                        ["benchmarks/b.jsonl", "openai", "reference"]]
+    assert rows[:3] == [
+        ["data/heldout/h.jsonl", "openai", "eval"],
+        ["data/sft-a.jsonl", "openai", "train"],
+        ["benchmarks/b.jsonl", "openai", "reference"],
+    ]
     result = run("lint")
     assert result.exit_code in (0, 1) and "error:" not in result.output, result.output
     train = load_train_config(str(tmp_path / "pyproject.toml"), {})
@@ -44,8 +47,14 @@ def test_field_examples_load(run, tmp_path):
     examples = _examples()[1:]
     assert len(examples) == 2
     records = [
-        {"id": 1, "source": "web", "question": "Capital of Peru?", "context": "", "answer": "Lima.",
-         "system_prompt": "Be brief."},
+        {
+            "id": 1,
+            "source": "web",
+            "question": "Capital of Peru?",
+            "context": "",
+            "answer": "Lima.",
+            "system_prompt": "Be brief.",
+        },
         {"dialog": [{"speaker": "questioner", "text": "Capital of Peru?"}, {"speaker": "expert", "text": "Lima."}]},
     ]
     for example, record in zip(examples, records):

@@ -26,12 +26,12 @@ def _codes_by_line(result):
 def test_hostile_lines(tmp_path):
     lines = [
         OK,
-        b"\xef\xbb\xbf" + OK,                      # BOM
-        OK.replace(b"hello", b"hel\x00lo"),        # NUL
-        OK.replace(b"hello", b"h\xe9llo"),          # Latin-1 byte
-        b"[" * 100_000 + b"]" * 100_000,            # deeply nested
-        b'{"messages": NaN}',                       # NaN
-        bytes(b for b in range(256) if b != 10),    # binary
+        b"\xef\xbb\xbf" + OK,  # BOM
+        OK.replace(b"hello", b"hel\x00lo"),  # NUL
+        OK.replace(b"hello", b"h\xe9llo"),  # Latin-1 byte
+        b"[" * 100_000 + b"]" * 100_000,  # deeply nested
+        b'{"messages": NaN}',  # NaN
+        bytes(b for b in range(256) if b != 10),  # binary
         b'{"messages": [{"role": "user", "content": "' + b"x" * (50 << 20) + b'"}]}',  # a 50 MB line
     ]
     path = tmp_path / "train.jsonl"
@@ -78,22 +78,59 @@ def test_broken_json_array(tmp_path):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["messages", "role", "content", "conversations", "from", "value", "instruction",
-                         "output", "weight", "tool_calls", "tool_call_id", "name", "tools", "type", "text", "x"]),
-        children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "messages",
+                    "role",
+                    "content",
+                    "conversations",
+                    "from",
+                    "value",
+                    "instruction",
+                    "output",
+                    "weight",
+                    "tool_calls",
+                    "tool_call_id",
+                    "name",
+                    "tools",
+                    "type",
+                    "text",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
     max_leaves=20,
 )
-messages = st.lists(st.fixed_dictionaries({
-    "role": st.sampled_from(["system", "user", "assistant", "tool", "human", "gpt", "x", 3]),
-    "content": st.one_of(st.text(), st.none(), st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text()}))),
-}), max_size=5)
+messages = st.lists(
+    st.fixed_dictionaries(
+        {
+            "role": st.sampled_from(["system", "user", "assistant", "tool", "human", "gpt", "x", 3]),
+            "content": st.one_of(
+                st.text(), st.none(), st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text()}))
+            ),
+        }
+    ),
+    max_size=5,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(st.binary(max_size=200),
-                          json_values.map(lambda v: json.dumps(v).encode()),
-                          messages.map(lambda m: json.dumps({"messages": m}).encode())), max_size=8))
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=200),
+            json_values.map(lambda v: json.dumps(v).encode()),
+            messages.map(lambda m: json.dumps({"messages": m}).encode()),
+        ),
+        max_size=8,
+    )
+)
 def test_arbitrary_input_never_crashes(tmp_path_factory, lines):
     path = tmp_path_factory.mktemp("h") / "train.jsonl"
     lines = [line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines]

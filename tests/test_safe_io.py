@@ -46,18 +46,21 @@ def _snapshot(directory) -> dict:
 # Outputs are never inputs, nor each other
 
 
-@pytest.mark.parametrize("args", [
-    ["fix", "a.jsonl", "-o", "out.jsonl", "--rejects", "a.jsonl"],
-    ["fix", "a.jsonl", "-o", "out.jsonl", "--rejects", "./out.jsonl"],
-    ["fix", "a.jsonl", "-o", "a.jsonl"],
-    ["fix", "a.jsonl", "a.rejects.jsonl", "--in-place"],
-    ["fix", "a.jsonl", "-o", "r.json", "--reference", "r.json"],
-    ["lint", "a.jsonl", "-o", "a.jsonl"],
-    ["lint", "a.jsonl", "--certificate", "./a.jsonl"],
-    ["lint", "a.jsonl", "--write-baseline", "a.jsonl"],
-    ["lint", "a.jsonl", "-o", "r.json", "--certificate", "r.json"],
-    ["lint", "a.jsonl", "-o", "r.json", "--write-baseline", "link.json"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fix", "a.jsonl", "-o", "out.jsonl", "--rejects", "a.jsonl"],
+        ["fix", "a.jsonl", "-o", "out.jsonl", "--rejects", "./out.jsonl"],
+        ["fix", "a.jsonl", "-o", "a.jsonl"],
+        ["fix", "a.jsonl", "a.rejects.jsonl", "--in-place"],
+        ["fix", "a.jsonl", "-o", "r.json", "--reference", "r.json"],
+        ["lint", "a.jsonl", "-o", "a.jsonl"],
+        ["lint", "a.jsonl", "--certificate", "./a.jsonl"],
+        ["lint", "a.jsonl", "--write-baseline", "a.jsonl"],
+        ["lint", "a.jsonl", "-o", "r.json", "--certificate", "r.json"],
+        ["lint", "a.jsonl", "-o", "r.json", "--write-baseline", "link.json"],
+    ],
+)
 def test_outputs_that_are_inputs_or_each_other_are_refused(run, tmp_path, args):
     write_jsonl(tmp_path / "a.jsonl", [A, A, B])
     write_jsonl(tmp_path / "a.rejects.jsonl", [B, B])  # a dataset that happens to be named like a rejects file
@@ -157,8 +160,12 @@ def test_two_concurrent_in_place_fixes_do_not_lose_work(tmp_path):
     records = [conv(f"Question {i}?", f"Answer {i}.") for i in range(5000)]
     write_jsonl(tmp_path / "t.jsonl", [A, A, spaced, *records])
     commands = [["--select", "D001"], ["--select", "F010"]]  # one removes the duplicate, one strips spaces
-    runs = [subprocess.Popen([*CURATE, "fix", "t.jsonl", "--in-place", *c], cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in commands]
+    runs = [
+        subprocess.Popen(
+            [*CURATE, "fix", "t.jsonl", "--in-place", *c], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for c in commands
+    ]
     outs = [(p.wait(timeout=300), p.stderr.read().decode()) for p in runs]
     assert all(rc == 0 or (rc == 2 and "another curate run" in err) for rc, err in outs), outs
     kept = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
@@ -304,8 +311,9 @@ def test_non_regular_inputs_are_refused_without_blocking(tmp_path, path):
     for command in (["lint", path], ["fix", path, "-o", "out.jsonl"], ["split", path, "-o", "out"]):
         if command[0] != "lint" and path == "folder.jsonl":
             continue  # a folder is a list of files to lint and fix
-        done = subprocess.run([*CURATE, *command], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                              check=False)
+        done = subprocess.run(
+            [*CURATE, *command], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+        )
         assert done.returncode == 2, (command, done.stderr)
         assert done.stderr.startswith("error: ") and len(done.stderr.splitlines()) == 1, (command, done.stderr)
         assert "not a regular file" in done.stderr or "no dataset files" in done.stderr, done.stderr
@@ -407,8 +415,9 @@ def test_unreadable_subfolder_is_an_error(run, tmp_path, monkeypatch):
 
 def test_a_reader_that_goes_away_is_no_traceback(tmp_path, clean_records):
     write_jsonl(tmp_path / "t.jsonl", clean_records * 50)
-    proc = subprocess.Popen([*CURATE, "lint", "t.jsonl", "--no-progress"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*CURATE, "lint", "t.jsonl", "--no-progress"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     proc.stdout.close()  # `| head -0`: a broken pipe ends the output quietly, with the lint's own exit code
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0
@@ -418,15 +427,28 @@ def test_a_reader_that_goes_away_is_no_traceback(tmp_path, clean_records):
 def test_full_stdout_is_one_error_line(tmp_path, clean_records):
     write_jsonl(tmp_path / "t.jsonl", clean_records)
     with open("/dev/full", "w") as full:
-        done = subprocess.run([*CURATE, "lint", "t.jsonl", "--no-progress"], cwd=tmp_path, stdout=full,
-                              stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+        done = subprocess.run(
+            [*CURATE, "lint", "t.jsonl", "--no-progress"],
+            cwd=tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert done.returncode == 2
     assert done.stderr == "error: cannot write the report to stdout: No space left on device (use -o FILE)\n"
 
 
 def test_train_refuses_a_fifo_as_data(tmp_path):
     os.mkfifo(tmp_path / "train.jsonl")  # the gate and the trainer could read different bytes from it
-    done = subprocess.run([*CURATE, "train", "--model", "m", "--data", "train.jsonl", "--output", "out"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [*CURATE, "train", "--model", "m", "--data", "train.jsonl", "--output", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2 and "a FIFO, not a regular file" in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()

@@ -14,9 +14,12 @@ from curate.similarity import ShingleSets, without_common
 def _sets(seed: int, records: int = 400) -> ShingleSets:
     rng = np.random.default_rng(seed)
     shared = np.arange(100, 130)
-    return ShingleSets.from_arrays([np.concatenate([shared[: rng.integers(0, 30)],
-                                                    rng.integers(1000, 1200, rng.integers(0, 12))])
-                                    for _ in range(records)])
+    return ShingleSets.from_arrays(
+        [
+            np.concatenate([shared[: rng.integers(0, 30)], rng.integers(1000, 1200, rng.integers(0, 12))])
+            for _ in range(records)
+        ]
+    )
 
 
 def _reference(sets: ShingleSets, share: float, min_records: int, min_rest: int = 5) -> list[list[int]]:
@@ -56,4 +59,6 @@ def test_record_table_locations_splits_and_digests():
     assert [table.splits[i] for i in range(3)] == ["eval", "eval", "train"]
     assert table.digest(1) == 2**64 - 1
     assert table.digests_at([("a.jsonl", 2), ("b.jsonl", 1), ("b.jsonl", 9), ("c.jsonl", 1)]) == {
-        ("a.jsonl", 2): 2**64 - 1, ("b.jsonl", 1): 7}
+        ("a.jsonl", 2): 2**64 - 1,
+        ("b.jsonl", 1): 7,
+    }

@@ -61,7 +61,7 @@ def dataset(n_unique: int = 300, seed: int = 0) -> tuple[list[dict], list[list[i
         positions = rng.sample(range(80), 8)
         chain = []
         for step in range(4):
-            answer = edited(rng, answer, 2, positions[2 * step:2 * step + 2])
+            answer = edited(rng, answer, 2, positions[2 * step : 2 * step + 2])
             chain.append(conv(f"Chain {g} step {step}: {prompt}", answer))
         plant(chain)
     for g in range(8):  # the same prompt, unrelated answers (a prompt leak)
@@ -125,9 +125,11 @@ def test_nothing_lost_and_each_line_byte_for_byte(tmp_path, data):
     raw = read_lines(path)
     # Unusual lines: escapes, spacing, key order, invalid UTF-8 (F002, yet a conversation), CRLF endings
     # (the line keeps its bytes; its ending becomes a newline).
-    extra = ['{"messages":[{"role":"user","content":"caf\\u00e9 \u00e9"},{"role":"assistant","content":"k"}]}'.encode(),
-             b'  {"messages" : [ {"content": "b", "role": "user"}, {"role": "assistant", "content": "a"} ] }  ',
-             b'{"messages": [{"role": "user", "content": "bad \xff byte"}, {"role": "assistant", "content": "ok"}]}']
+    extra = [
+        '{"messages":[{"role":"user","content":"caf\\u00e9 \u00e9"},{"role":"assistant","content":"k"}]}'.encode(),
+        b'  {"messages" : [ {"content": "b", "role": "user"}, {"role": "assistant", "content": "a"} ] }  ',
+        b'{"messages": [{"role": "user", "content": "bad \xff byte"}, {"role": "assistant", "content": "ok"}]}',
+    ]
     with open(path, "ab") as f:
         for line in extra:
             f.write(line + b"\r\n")
@@ -248,8 +250,10 @@ def test_split_records_matches_the_command_and_takes_many_inputs(data, tmp_path)
 
 def test_json_array_and_sharegpt_input(tmp_path):
     rng = random.Random(9)
-    records = [{"conversations": [{"from": "human", "value": f"Q{i} {text(rng, 8)}"},
-                                  {"from": "gpt", "value": text(rng, 20)}]} for i in range(30)]
+    records = [
+        {"conversations": [{"from": "human", "value": f"Q{i} {text(rng, 8)}"}, {"from": "gpt", "value": text(rng, 20)}]}
+        for i in range(30)
+    ]
     records.append(json.loads(json.dumps(records[0])))
     path = tmp_path / "data.json"
     path.write_text(json.dumps(records, indent=2))
@@ -262,13 +266,16 @@ def test_json_array_and_sharegpt_input(tmp_path):
     assert train.count(records[0]) == 2
 
 
-@pytest.mark.parametrize("ratios, message", [
-    ("0.9,0.2", "sum to 1.1"),
-    ("0.9", "two (train,eval) or three"),
-    ("0.5,0.3,0.1,0.1", "two (train,eval) or three"),
-    ("1,0", "between 0 and 1"),
-    ("0.9,abc", "comma-separated numbers"),
-])
+@pytest.mark.parametrize(
+    "ratios, message",
+    [
+        ("0.9,0.2", "sum to 1.1"),
+        ("0.9", "two (train,eval) or three"),
+        ("0.5,0.3,0.1,0.1", "two (train,eval) or three"),
+        ("1,0", "between 0 and 1"),
+        ("0.9,abc", "comma-separated numbers"),
+    ],
+)
 def test_bad_ratios_are_one_line_and_exit_2(data, tmp_path, ratios, message):
     path, _, _ = data
     result = run_split(path, "--ratios", ratios, "-o", tmp_path / "out")
@@ -314,8 +321,12 @@ def test_tiny_and_degenerate_inputs(tmp_path):
     assert split_records(one, (0.5, 0.5)) == [[0], []]
     same = [conv("hi", "hello")] * 5
     assert split_records(same, (0.8, 0.2)) == [[0, 1, 2, 3, 4], []]
-    odd = [{"messages": "not a list"}, {"messages": [{"role": "assistant", "content": "no prompt"}]},
-           {"messages": [1, None, {"role": 3, "content": {"x": 1}}]}, conv("", "")]
+    odd = [
+        {"messages": "not a list"},
+        {"messages": [{"role": "assistant", "content": "no prompt"}]},
+        {"messages": [1, None, {"role": 3, "content": {"x": 1}}]},
+        conv("", ""),
+    ]
     assert sorted(sum(split_records(odd, (0.5, 0.5)), [])) == [0, 1, 2, 3]
 
 

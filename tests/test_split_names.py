@@ -27,8 +27,17 @@ def _codes(result) -> list[tuple[str, int, str]]:
 @pytest.mark.parametrize("name", ["reference", "eval", "test"])
 def test_split_option_and_config_agree_on_protected_names(run, tmp_path, name):
     _leak_files(tmp_path)
-    by_option = run("lint", "data.jsonl", "bench.jsonl", "--split", f"{name}=bench.jsonl", "--select", "L001",
-                    "--output-format", "json")
+    by_option = run(
+        "lint",
+        "data.jsonl",
+        "bench.jsonl",
+        "--split",
+        f"{name}=bench.jsonl",
+        "--select",
+        "L001",
+        "--output-format",
+        "json",
+    )
     (tmp_path / "curate.toml").write_text(f'[splits]\n{name} = ["bench.jsonl"]\n')
     by_config = run("lint", "data.jsonl", "bench.jsonl", "--select", "L001", "--output-format", "json")
     assert _codes(by_option) == _codes(by_config) == [("data.jsonl", 2, "L001")]
@@ -38,8 +47,17 @@ def test_unsplit_is_accepted_by_both_and_is_training_side(run, tmp_path):
     _leak_files(tmp_path)
     (tmp_path / "curate.toml").write_text('[splits]\nunsplit = ["bench.jsonl"]\n')
     by_config = run("lint", "data.jsonl", "bench.jsonl", "--select", "L001,D001", "--output-format", "json")
-    by_option = run("lint", "data.jsonl", "bench.jsonl", "--split", "unsplit=bench.jsonl",
-                    "--select", "L001,D001", "--output-format", "json")
+    by_option = run(
+        "lint",
+        "data.jsonl",
+        "bench.jsonl",
+        "--split",
+        "unsplit=bench.jsonl",
+        "--select",
+        "L001,D001",
+        "--output-format",
+        "json",
+    )
     # both files are training data: the copy is a duplicate, not a leak
     assert _codes(by_config) == _codes(by_option) == [("bench.jsonl", 1, "D001")]
 

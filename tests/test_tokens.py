@@ -60,8 +60,10 @@ def test_exact_count_through_the_chat_template(run, tmp_path, data):
     tail = "the reply would be truncated in training"
     # each turn adds "<", its role and ">": 8 + 2 * 3 = 14 and 2 + 2 * 3 = 8
     assert _q002(run, tok, 14) == []
-    assert _q002(run, tok, 7) == [f"1: example has 14 tokens (exact), over max_tokens 7: {tail}",
-                                  f"2: example has 8 tokens (exact), over max_tokens 7: {tail}"]
+    assert _q002(run, tok, 7) == [
+        f"1: example has 14 tokens (exact), over max_tokens 7: {tail}",
+        f"2: example has 8 tokens (exact), over max_tokens 7: {tail}",
+    ]
 
 
 def test_a_template_that_rejects_the_conversation_counts_the_plain_text(run, tmp_path, data):

@@ -88,12 +88,15 @@ def test_example_the_template_cannot_render_is_a_finding_not_a_crash():
     assert len(data.kept) == 1
     model = tokenizer.name_or_path or 'the model'
     assert [str(x) for x in data.unrenderable] == [
-        f"d.jsonl:3: the chat template of {model} cannot render this example: no tools here"]
+        f"d.jsonl:3: the chat template of {model} cannot render this example: no tools here"
+    ]
 
 
 def test_sharegpt_and_alpaca_records_become_template_messages(tmp_path):
     sharegpt = tmp_path / "s.jsonl"
-    sharegpt.write_text(json.dumps({"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}))
+    sharegpt.write_text(
+        json.dumps({"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]})
+    )
     assert read_examples(str(sharegpt))[0].messages == [
         {"role": "user", "content": "hi"},
         {"role": "assistant", "content": "yo"},

@@ -22,17 +22,30 @@ CLEAN = [
     {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
     for q, a in [
         ("Which gas do plants take in for photosynthesis?", "Plants take in carbon dioxide and release oxygen."),
-        ("Name a sorting algorithm with linear memory use.", "Merge sort needs extra memory proportional to the input."),
+        (
+            "Name a sorting algorithm with linear memory use.",
+            "Merge sort needs extra memory proportional to the input.",
+        ),
         ("What does a thermometer measure?", "A thermometer measures temperature."),
     ]
 ]
 EVAL = [
-    {"messages": [{"role": "user", "content": "How many legs does a spider have?"},
-                  {"role": "assistant", "content": "A spider has eight legs."}]},
-    {"messages": [{"role": "user", "content": "What is the boiling point of water at sea level?"},
-                  {"role": "assistant", "content": "Water boils at 100 degrees Celsius at sea level."}]},
+    {
+        "messages": [
+            {"role": "user", "content": "How many legs does a spider have?"},
+            {"role": "assistant", "content": "A spider has eight legs."},
+        ]
+    },
+    {
+        "messages": [
+            {"role": "user", "content": "What is the boiling point of water at sea level?"},
+            {"role": "assistant", "content": "Water boils at 100 degrees Celsius at sea level."},
+        ]
+    },
 ]
-DIRTY = CLEAN[:1] + [{"messages": [{"role": "user", "content": "Hello?"}, {"role": "user", "content": "Anyone there?"}]}]
+DIRTY = CLEAN[:1] + [
+    {"messages": [{"role": "user", "content": "Hello?"}, {"role": "user", "content": "Anyone there?"}]}
+]
 KEY = "a-signing-key-of-32-bytes-length"
 
 
@@ -97,6 +110,7 @@ def test_train_refuses_invalid_json(tmp_path):
 
 # --- regular files only ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("option", ["--data", "--eval"])
 def test_a_fifo_is_refused_without_hanging(tmp_path, option):
     fifo = tmp_path / "stream.jsonl"
@@ -105,7 +119,10 @@ def test_a_fifo_is_refused_without_hanging(tmp_path, option):
     args = ["--data", fifo, "--eval", clean] if option == "--data" else ["--data", clean, "--eval", fifo]
     result = train("--model", tmp_path, *args, "--output", tmp_path / "out")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {fifo}: a FIFO, not a regular file (curate reads regular files, or `-` for stdin)"
+    assert (
+        result.stderr.strip()
+        == f"error: {fifo}: a FIFO, not a regular file (curate reads regular files, or `-` for stdin)"
+    )
 
 
 def test_a_device_is_refused(tmp_path):
@@ -114,6 +131,7 @@ def test_a_device_is_refused(tmp_path):
 
 
 # --- the bytes trained on are the bytes linted --------------------------------------------------------
+
 
 def test_replacing_the_file_after_the_gate_changes_nothing_trained_on(tmp_path):
     data = write(tmp_path / "train.jsonl", CLEAN)
@@ -148,30 +166,40 @@ def test_the_snapshot_is_removed_after_the_run(tmp_path):
 def test_sharegpt_trains_on_what_the_lint_read_not_an_extra_messages_key(tmp_path):
     (tmp_path / "curate.toml").write_text('format = "sharegpt"\n')
     record = {
-        "conversations": [{"from": "human", "value": "What does a thermometer measure?"},
-                          {"from": "gpt", "value": "A thermometer measures temperature."}],
-        "messages": [{"role": "user", "content": "<|im_start|>system secret"},
-                     {"role": "assistant", "content": "AKIAIOSFODNN7EXAMPLE"}],
+        "conversations": [
+            {"from": "human", "value": "What does a thermometer measure?"},
+            {"from": "gpt", "value": "A thermometer measures temperature."},
+        ],
+        "messages": [
+            {"role": "user", "content": "<|im_start|>system secret"},
+            {"role": "assistant", "content": "AKIAIOSFODNN7EXAMPLE"},
+        ],
     }
     data = write(tmp_path / "train.jsonl", [record] * 1)
     with Gate(data, None) as checked:
         examples = read_examples(data, checked.snapshot)
-    assert examples[0].messages == [{"role": "user", "content": "What does a thermometer measure?"},
-                                    {"role": "assistant", "content": "A thermometer measures temperature."}]
+    assert examples[0].messages == [
+        {"role": "user", "content": "What does a thermometer measure?"},
+        {"role": "assistant", "content": "A thermometer measures temperature."},
+    ]
 
 
 def test_duplicate_keys_fail_the_gate(tmp_path):
     from curate.registry import load_rules
+
     if "F012" not in load_rules():
         pytest.skip("rule F012 duplicate-key is not in this build")
     data = tmp_path / "train.jsonl"
-    data.write_text('{"messages": [{"role": "user", "content": "AKIAIOSFODNN7EXAMPLE"}], '
-                    '"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}\n')
+    data.write_text(
+        '{"messages": [{"role": "user", "content": "AKIAIOSFODNN7EXAMPLE"}], '
+        '"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}\n'
+    )
     result = gate(str(data))
     assert not result.passed and any(" F012 " in f for f in result.findings)
 
 
 # --- --data and --eval differ -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("spelling", ["same", "dot", "symlink", "hardlink"])
 def test_data_and_eval_that_are_one_file_are_refused(tmp_path, spelling):
@@ -188,6 +216,7 @@ def test_data_and_eval_that_are_one_file_are_refused(tmp_path, spelling):
 
 
 # --- certificates ---------------------------------------------------------------------------------------
+
 
 def certify(tmp_path, *paths, name="cert.json", key=None, extra=()):
     cert = tmp_path / name
@@ -250,16 +279,35 @@ def test_a_dirty_file_signed_with_the_wrong_key_is_refused(tmp_path):
     body["files"][0].update(path="train.jsonl", sha256=hashlib.sha256(Path(data).read_bytes()).hexdigest())
     body["signature"] = {"algorithm": "HMAC-SHA256", "value": sign(body, b"attacker-key-of-enough-bytes")}
     (tmp_path / "cert.json").write_text(render(body))
-    result = train("--model", tmp_path, "--data", data, "--certificate", tmp_path / "cert.json",
-                   "--output", tmp_path / "out", env={"CURATE_CERT_KEY": KEY})
+    result = train(
+        "--model",
+        tmp_path,
+        "--data",
+        data,
+        "--certificate",
+        tmp_path / "cert.json",
+        "--output",
+        tmp_path / "out",
+        env={"CURATE_CERT_KEY": KEY},
+    )
     assert result.exit_code == 1 and "signature does not match" in result.stdout
 
 
 def test_train_with_a_signed_certificate_from_the_key_file(tmp_path):
     (tmp_path / "key").write_text(KEY + "\n")
     data = write(tmp_path / "train.jsonl", DIRTY)
-    result = train("--model", tmp_path, "--data", data, "--certificate", certify(tmp_path, write(
-        tmp_path / "c.jsonl", CLEAN)), "--key-file", tmp_path / "key", "--output", tmp_path / "out")
+    result = train(
+        "--model",
+        tmp_path,
+        "--data",
+        data,
+        "--certificate",
+        certify(tmp_path, write(tmp_path / "c.jsonl", CLEAN)),
+        "--key-file",
+        tmp_path / "key",
+        "--output",
+        tmp_path / "out",
+    )
     assert result.exit_code == 1 and f"{data} is not covered by this certificate" in result.stdout
 
 
@@ -270,7 +318,9 @@ def test_certified_reference_files_must_still_match(tmp_path):
     assert gate(data, certificate=cert).checked_by == "certificate+lint"
     write(tmp_path / "bench.jsonl", EVAL[:1])
     result = gate(data, certificate=cert)
-    assert not result.passed and result.findings == [f"{cert}: bench.jsonl: changed since certification (SHA-256 differs)"]
+    assert not result.passed and result.findings == [
+        f"{cert}: bench.jsonl: changed since certification (SHA-256 differs)"
+    ]
 
 
 def test_certificate_refuses_changed_data(tmp_path):
@@ -303,14 +353,16 @@ def test_certificate_from_a_narrowed_lint_is_refused(tmp_path):
 def test_a_malformed_certificate_is_one_error_line(tmp_path):
     data = write(tmp_path / "train.jsonl", CLEAN)
     (tmp_path / "cert.json").write_text('{"tool": "curate", "files": 5}')
-    result = train("--model", tmp_path, "--data", data, "--certificate", tmp_path / "cert.json",
-                   "--output", tmp_path / "out")
+    result = train(
+        "--model", tmp_path, "--data", data, "--certificate", tmp_path / "cert.json", "--output", tmp_path / "out"
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {tmp_path / 'cert.json'}: not a valid curate certificate")
     assert result.stderr.count("\n") == 1
 
 
 # --- split labels are bound ----------------------------------------------------------------------------------
+
 
 def test_an_eval_file_certified_as_unsplit_is_refused_as_eval(tmp_path):
     data = write(tmp_path / "train.jsonl", CLEAN)
@@ -332,6 +384,7 @@ def test_the_certified_eval_file_is_refused_as_data(tmp_path):
 
 
 # --- which configuration the gate uses ---------------------------------------------------------------------------
+
 
 def _project(tmp_path, table):
     (tmp_path / "curate.toml").write_text(table)
@@ -359,8 +412,10 @@ def test_a_project_config_that_disables_safety_rules_is_named(tmp_path, monkeypa
         report = checked.report()
         lines = checked.setup.describe()
         assert checked.verdict.passed  # the user's own project config decides, but never silently
-    assert report["config"] == {"file": str(tmp_path / "curate.toml"),
-                                "sha256": hashlib.sha256(table.encode()).hexdigest()}
+    assert report["config"] == {
+        "file": str(tmp_path / "curate.toml"),
+        "sha256": hashlib.sha256(table.encode()).hexdigest(),
+    }
     assert {"F001", "L001", "S001"} <= set(report["disabled_safety_rules"]) and report["checked_by"] == "lint"
     assert lines[0] == f"gate: lint configuration: {tmp_path / 'curate.toml'} (sha256 {report['config']['sha256']})"
     assert lines[-1].startswith("warning: the lint configuration turns off safety rules for this data: F001, ")
@@ -389,8 +444,17 @@ def test_train_says_which_way_the_gate_passed(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "peft", None)  # stop right after the gate, before the training stack loads
     data = write(tmp_path / "train.jsonl", CLEAN)
     cert = certify(tmp_path, data, key=KEY)
-    result = train("--model", tmp_path, "--data", data, "--certificate", cert,
-                   "--output", tmp_path / "out", env={"CURATE_CERT_KEY": KEY})
+    result = train(
+        "--model",
+        tmp_path,
+        "--data",
+        data,
+        "--certificate",
+        cert,
+        "--output",
+        tmp_path / "out",
+        env={"CURATE_CERT_KEY": KEY},
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith("gate: passed (certificate-signed); lint configuration: built-in defaults")
 

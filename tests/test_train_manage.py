@@ -17,11 +17,16 @@ from curate.train.tinymodel import EOS, build_tokenizer  # noqa: E402
 def records(n: int) -> list[dict]:
     """Distinct, lint-clean conversations."""
     return [
-        {"messages": [
-            {"role": "system", "content": "You are a patient tutor."},
-            {"role": "user", "content": f"Exercise {i}: what is {3 * i + 2} plus {7 * i + 5}?"},
-            {"role": "assistant", "content": f"{3 * i + 2} plus {7 * i + 5} is {10 * i + 7}." + " Well done." * (i % 3)},
-        ]}
+        {
+            "messages": [
+                {"role": "system", "content": "You are a patient tutor."},
+                {"role": "user", "content": f"Exercise {i}: what is {3 * i + 2} plus {7 * i + 5}?"},
+                {
+                    "role": "assistant",
+                    "content": f"{3 * i + 2} plus {7 * i + 5} is {10 * i + 7}." + " Well done." * (i % 3),
+                },
+            ]
+        }
         for i in range(n)
     ]
 
@@ -104,15 +109,29 @@ def test_early_stopping_is_reported():
 
     callback = EarlyStoppingCallback(early_stopping_patience=2)
     callback.early_stopping_patience_counter = 2
-    trainer = SimpleNamespace(callback_handler=SimpleNamespace(callbacks=[callback]),
-                              state=SimpleNamespace(global_step=30, epoch=3.0))
+    trainer = SimpleNamespace(
+        callback_handler=SimpleNamespace(callbacks=[callback]), state=SimpleNamespace(global_step=30, epoch=3.0)
+    )
     assert early_stopping(trainer, TrainConfig()) == {"patience": 2, "stopped": True, "at_step": 30, "at_epoch": 3.0}
 
 
 @pytest.mark.slow
 def test_dry_run_previews_trained_spans_with_the_tokenizer_alone(workdir):
-    result = train("--model", "tok", "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", "out",
-                   "--dry-run", "--preview", 1, "--preview-json", "preview.json")
+    result = train(
+        "--model",
+        "tok",
+        "--data",
+        "train.jsonl",
+        "--eval",
+        "eval.jsonl",
+        "--output",
+        "out",
+        "--dry-run",
+        "--preview",
+        1,
+        "--preview-json",
+        "preview.json",
+    )
     assert result.exit_code == 0, result.output
     assert not (workdir / "out").exists()
     assert f"[[2 plus 5 is 7.{EOS}]]" in result.stdout
@@ -138,8 +157,21 @@ def test_dry_run_exits_1_and_names_the_examples_a_template_cannot_render(workdir
         "{{ bos_token }}{% for m in messages %}{% if 'Exercise 3:' in m['content'] %}"
         "{{ raise_exception('no exercise 3') }}{% endif %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
     )
-    result = train("--model", "tok", "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", "out",
-                   "--chat-template", "t.jinja", "--dry-run", "--preview-json", "p.json")
+    result = train(
+        "--model",
+        "tok",
+        "--data",
+        "train.jsonl",
+        "--eval",
+        "eval.jsonl",
+        "--output",
+        "out",
+        "--chat-template",
+        "t.jinja",
+        "--dry-run",
+        "--preview-json",
+        "p.json",
+    )
     assert result.exit_code == 1, result.output
     assert "train.jsonl:4: the chat template of t.jinja cannot render this example: no exercise 3" in result.stdout
     excluded = json.loads((workdir / "p.json").read_text())["excluded"]
@@ -152,7 +184,17 @@ def test_training_refuses_unrenderable_examples_before_loading_the_model(workdir
         "{% for m in messages %}{% if 'Exercise 3:' in m['content'] %}{{ raise_exception('no') }}{% endif %}"
         "{{ m['content'] }}<|end|>{% endfor %}"
     )
-    result = train("--model", "tok", "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", "out",
-                   "--chat-template", "t.jinja")
+    result = train(
+        "--model",
+        "tok",
+        "--data",
+        "train.jsonl",
+        "--eval",
+        "eval.jsonl",
+        "--output",
+        "out",
+        "--chat-template",
+        "t.jinja",
+    )
     assert error_line(result, 1).startswith("error: refusing to train: the chat template cannot render 1 example")
     assert "train.jsonl:4: the chat template of t.jinja cannot render this example: no" in result.stdout

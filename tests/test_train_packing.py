@@ -59,8 +59,9 @@ def test_packed_and_unpacked_batches_give_the_same_per_example_loss():
         examples.append(Encoded(ids, [IGNORE_INDEX] * 3 + ids[3:]))
     with torch.no_grad():
         padded = PaddingCollator(tokenizer.pad_token_id)(single_rows(examples))
-        unpacked = per_example_losses(model(input_ids=padded["input_ids"], attention_mask=padded["attention_mask"]).logits,
-                                      padded["labels"])
+        unpacked = per_example_losses(
+            model(input_ids=padded["input_ids"], attention_mask=padded["attention_mask"]).logits, padded["labels"]
+        )
         flat = FlatteningCollator()(single_rows(examples))
         logits = model(input_ids=flat["input_ids"], position_ids=flat["position_ids"]).logits
     packed, start = [], 0

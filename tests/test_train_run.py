@@ -80,8 +80,21 @@ def train(workdir, *args):
 def lora_run(workdir, tiny_model):
     output = workdir / "lora"
     result = train(
-        workdir, "--model", tiny_model, "--data", "train.jsonl", "--output", output, "--config", "train.toml",
-        "--max-seq-len", 128, "--lr", 5e-3, "--lora-r", 8,
+        workdir,
+        "--model",
+        tiny_model,
+        "--data",
+        "train.jsonl",
+        "--output",
+        output,
+        "--config",
+        "train.toml",
+        "--max-seq-len",
+        128,
+        "--lr",
+        5e-3,
+        "--lora-r",
+        8,
     )
     assert result.exit_code == 0, result.output
     return result, output, json.loads((output / "train_report.json").read_text())
@@ -100,7 +113,11 @@ def test_report_matches_the_run(lora_run, workdir):
     assert report["status"] == "ok" and report["method"] == "lora" and report["precision"] == "fp32"
     config = report["config"]
     assert (config["lr"], config["lora_r"], config["max_seq_len"], config["epochs"], config["logging_steps"]) == (
-        5e-3, 8, 128, 2, 1
+        5e-3,
+        8,
+        128,
+        2,
+        1,
     )
     assert config["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
     digest = hashlib.sha256((workdir / "train.jsonl").read_bytes()).hexdigest()
@@ -146,9 +163,27 @@ def test_reload_check_fails_for_a_zeroed_adapter(lora_run, tiny_model, tmp_path)
 def test_qlora_trains_on_cpu_with_an_eval_file(workdir, tiny_model):
     output = workdir / "qlora"
     result = train(
-        workdir, "--model", tiny_model, "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", output,
-        "--method", "qlora", "--max-steps", 3, "--batch-size", 8, "--grad-accum", 1, "--max-seq-len", 128,
-        "--lr", 5e-3,
+        workdir,
+        "--model",
+        tiny_model,
+        "--data",
+        "train.jsonl",
+        "--eval",
+        "eval.jsonl",
+        "--output",
+        output,
+        "--method",
+        "qlora",
+        "--max-steps",
+        3,
+        "--batch-size",
+        8,
+        "--grad-accum",
+        1,
+        "--max-seq-len",
+        128,
+        "--lr",
+        5e-3,
     )
     assert result.exit_code == 0, result.output
     assert "QLoRA without a CUDA GPU" in result.stderr
@@ -163,8 +198,24 @@ def test_qlora_trains_on_cpu_with_an_eval_file(workdir, tiny_model):
 def test_exploding_training_stops_and_blames_the_learning_rate(workdir, tiny_model):
     output = workdir / "diverged"
     result = train(
-        workdir, "--model", tiny_model, "--data", "train.jsonl", "--output", output,
-        "--epochs", 1, "--batch-size", 8, "--grad-accum", 1, "--max-seq-len", 128, "--lr", 50, "--no-packing",
+        workdir,
+        "--model",
+        tiny_model,
+        "--data",
+        "train.jsonl",
+        "--output",
+        output,
+        "--epochs",
+        1,
+        "--batch-size",
+        8,
+        "--grad-accum",
+        1,
+        "--max-seq-len",
+        128,
+        "--lr",
+        50,
+        "--no-packing",
     )
     assert result.exit_code == 1
     assert "training stopped" in result.stderr and "learning rate (50) is likely too high" in result.stderr
@@ -201,8 +252,23 @@ def torchrun(workdir, *args):
 def test_torchrun_trains_data_parallel_and_rank_0_reports(workdir, tiny_model):
     output = workdir / "ddp"
     result = torchrun(
-        workdir, "--model", tiny_model, "--data", "train.jsonl", "--output", output,
-        "--epochs", 1, "--batch-size", 4, "--grad-accum", 1, "--max-seq-len", 128, "--lr", 5e-3,
+        workdir,
+        "--model",
+        tiny_model,
+        "--data",
+        "train.jsonl",
+        "--output",
+        output,
+        "--epochs",
+        1,
+        "--batch-size",
+        4,
+        "--grad-accum",
+        1,
+        "--max-seq-len",
+        128,
+        "--lr",
+        5e-3,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((output / "train_report.json").read_text())
@@ -245,7 +311,9 @@ def test_unloadable_model_is_one_line_exit_2(workdir, tiny_model, tmp_path):
 def test_unknown_config_key_is_one_line_exit_2(workdir, tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text("[train]\nlearning_rate = 0.1\n")
-    result = train(workdir, "--model", tmp_path, "--data", "train.jsonl", "--output", tmp_path / "o", "--config", config)
+    result = train(
+        workdir, "--model", tmp_path, "--data", "train.jsonl", "--output", tmp_path / "o", "--config", config
+    )
     assert "unknown key 'learning_rate'" in one_error_line(result)
 
 
@@ -302,8 +370,15 @@ def test_model_card_says_where_the_adapter_came_from(lora_run, workdir):
     card = (output / "README.md").read_text()
     digest = hashlib.sha256((workdir / "train.jsonl").read_bytes()).hexdigest()
     assert card.startswith("---\nbase_model: ")
-    for fact in ("Method: lora", "r=8, alpha=32", "fresh `curate lint`", digest, f"{report['examples']['train']} train",
-                 "1 excluded", f"Best eval loss: {report['best_eval_loss']:.4f}"):
+    for fact in (
+        "Method: lora",
+        "r=8, alpha=32",
+        "fresh `curate lint`",
+        digest,
+        f"{report['examples']['train']} train",
+        "1 excluded",
+        f"Best eval loss: {report['best_eval_loss']:.4f}",
+    ):
         assert fact in card, fact
 
 
@@ -325,8 +400,20 @@ def test_export_copies_the_adapter_or_merges_it(lora_run, tmp_path):
 def test_one_step_smoke_run_then_resume(workdir, tiny_model, tmp_path):
     out = tmp_path / "smoke"
     small = ["--max-seq-len", 128, "--batch-size", 2, "--grad-accum", 1, "--lora-r", 4]
-    result = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", out,
-                   "--max-steps", 1, *small)
+    result = train(
+        workdir,
+        "--model",
+        tiny_model,
+        "--data",
+        "train.jsonl",
+        "--eval",
+        "eval.jsonl",
+        "--output",
+        out,
+        "--max-steps",
+        1,
+        *small,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "train_report.json").read_text())
     assert report["global_step"] == 1 and report["adapter_check"]["passed"]
@@ -336,8 +423,21 @@ def test_one_step_smoke_run_then_resume(workdir, tiny_model, tmp_path):
     assert report["config"]["gradient_checkpointing"] is False
     again = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--output", out, "--max-steps", 2, *small)
     assert again.exit_code == 2 and "is not empty: pass --resume" in again.stderr
-    resumed = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", out,
-                    "--max-steps", 2, "--resume", *small)
+    resumed = train(
+        workdir,
+        "--model",
+        tiny_model,
+        "--data",
+        "train.jsonl",
+        "--eval",
+        "eval.jsonl",
+        "--output",
+        out,
+        "--max-steps",
+        2,
+        "--resume",
+        *small,
+    )
     assert resumed.exit_code == 0, resumed.output
     report = json.loads((out / "train_report.json").read_text())
     assert report["resumed"] and report["global_step"] == 2
@@ -350,9 +450,29 @@ def test_one_step_smoke_run_then_resume(workdir, tiny_model, tmp_path):
 def test_report_to_tensorboard_writes_event_files_in_the_output(workdir, tiny_model, tmp_path):
     pytest.importorskip("tensorboard")
     out = tmp_path / "tb"
-    result = train(workdir, "--model", tiny_model, "--data", "train.jsonl", "--eval", "eval.jsonl", "--output", out,
-                   "--max-steps", 2, "--max-seq-len", 128, "--batch-size", 2, "--grad-accum", 1, "--lora-r", 4,
-                   "--report-to", "tensorboard")
+    result = train(
+        workdir,
+        "--model",
+        tiny_model,
+        "--data",
+        "train.jsonl",
+        "--eval",
+        "eval.jsonl",
+        "--output",
+        out,
+        "--max-steps",
+        2,
+        "--max-seq-len",
+        128,
+        "--batch-size",
+        2,
+        "--grad-accum",
+        1,
+        "--lora-r",
+        4,
+        "--report-to",
+        "tensorboard",
+    )
     assert result.exit_code == 0, result.output
     events = list((out / "tensorboard").glob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)

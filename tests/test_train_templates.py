@@ -19,7 +19,15 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 LLAMA = ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>", "<|python_tag|>"]
 QWEN = ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<think>", "</think>"]
-MISTRAL = ["[INST]", "[/INST]", "[TOOL_CALLS]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]"]
+MISTRAL = [
+    "[INST]",
+    "[/INST]",
+    "[TOOL_CALLS]",
+    "[AVAILABLE_TOOLS]",
+    "[/AVAILABLE_TOOLS]",
+    "[TOOL_RESULTS]",
+    "[/TOOL_RESULTS]",
+]
 GEMMA = ["<start_of_turn>", "<end_of_turn>"]
 PHI = ["<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
 
@@ -37,9 +45,15 @@ class Family:
 
 
 FAMILIES = {
-    "llama-3": Family("llama-3.jinja", "<|begin_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>", LLAMA, "<|eot_id|>", "drops"),
-    "llama-3.1": Family("llama-3.1.jinja", "<|begin_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>", LLAMA, "<|eot_id|>"),
-    "llama-3.2": Family("llama-3.2.jinja", "<|begin_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>", LLAMA, "<|eot_id|>"),
+    "llama-3": Family(
+        "llama-3.jinja", "<|begin_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>", LLAMA, "<|eot_id|>", "drops"
+    ),
+    "llama-3.1": Family(
+        "llama-3.1.jinja", "<|begin_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>", LLAMA, "<|eot_id|>"
+    ),
+    "llama-3.2": Family(
+        "llama-3.2.jinja", "<|begin_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>", LLAMA, "<|eot_id|>"
+    ),
     "qwen2.5": Family("qwen2.5.jinja", None, "<|im_end|>", "<|endoftext|>", QWEN, "<|im_end|>"),
     "qwen3": Family("qwen3.jinja", None, "<|im_end|>", "<|endoftext|>", QWEN, "<|im_end|>"),
     "mistral-v0.3": Family("mistral-v0.3.jinja", "<s>", "</s>", "<unk>", MISTRAL, "</s>", folds_system="last"),
@@ -60,14 +74,35 @@ def turn(role, content, **extra):
 
 
 SINGLE = [turn("user", Q1), turn("assistant", A1)]
-MULTI = [turn("user", Q1), turn("assistant", A1), turn("user", Q2), turn("assistant", A2, weight=0),
-         turn("user", Q3), turn("assistant", A3)]
-WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+MULTI = [
+    turn("user", Q1),
+    turn("assistant", A1),
+    turn("user", Q2),
+    turn("assistant", A2, weight=0),
+    turn("user", Q3),
+    turn("assistant", A3),
+]
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
 TOOL_CALL = [
     turn("user", "What is the weather in Paris?"),
-    turn("assistant", "", tool_calls=[{"id": "call00001", "type": "function",
-                                       "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]),
+    turn(
+        "assistant",
+        "",
+        tool_calls=[
+            {
+                "id": "call00001",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            }
+        ],
+    ),
     turn("tool", "sunny, 21 C", tool_call_id="call00001"),
     turn("assistant", "It is sunny in Paris."),
 ]
@@ -77,8 +112,15 @@ TOOL_CALL = [
 def family(request):
     spec = FAMILIES[request.param]
     texts = [Q1, A1, Q2, A2, Q3, A3, SYSTEM["content"], "get_weather city Paris sunny"] * 2
-    tokenizer = build_tokenizer(texts, vocab_size=360, bos=spec.bos, eos=spec.eos, pad=spec.pad, extra_tokens=spec.extra,
-                                chat_template=(TEMPLATES / spec.template).read_text(encoding="utf-8"))
+    tokenizer = build_tokenizer(
+        texts,
+        vocab_size=360,
+        bos=spec.bos,
+        eos=spec.eos,
+        pad=spec.pad,
+        extra_tokens=spec.extra,
+        chat_template=(TEMPLATES / spec.template).read_text(encoding="utf-8"),
+    )
     tokenizer.name_or_path = request.param
     return spec, tokenizer
 
@@ -134,19 +176,31 @@ def test_tool_calls_train_what_the_model_emits(family):
 
 def test_sharegpt_function_call_and_observation_render_as_a_tool_call():
     spec = FAMILIES["qwen2.5"]
-    tokenizer = build_tokenizer([Q1, A1, "get_weather Paris"], vocab_size=320, bos=None, eos=spec.eos, pad=spec.pad,
-                                extra_tokens=spec.extra, chat_template=(TEMPLATES / spec.template).read_text())
+    tokenizer = build_tokenizer(
+        [Q1, A1, "get_weather Paris"],
+        vocab_size=320,
+        bos=None,
+        eos=spec.eos,
+        pad=spec.pad,
+        extra_tokens=spec.extra,
+        chat_template=(TEMPLATES / spec.template).read_text(),
+    )
     messages = [
         turn("user", "Weather in Paris?"),
-        {"role": "assistant", "content": '{"name": "get_weather", "arguments": {"city": "Paris"}}',
-         "tool_calls": {"from": "function_call", "value": '{"name": "get_weather", "arguments": {"city": "Paris"}}'}},
+        {
+            "role": "assistant",
+            "content": '{"name": "get_weather", "arguments": {"city": "Paris"}}',
+            "tool_calls": {"from": "function_call", "value": '{"name": "get_weather", "arguments": {"city": "Paris"}}'},
+        },
         turn("tool", "sunny"),
         turn("assistant", "Sunny."),
     ]
     segments = rendered_segments(tokenizer, messages, '[{"name": "get_weather", "parameters": {}}]', "s.jsonl:2")
     trained = [text for text, train in segments if train]
-    assert trained == ['<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>',
-                       "Sunny.<|im_end|>"]
+    assert trained == [
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>',
+        "Sunny.<|im_end|>",
+    ]
 
 
 def test_generation_marked_template_matches_transformers_assistant_mask():
@@ -174,13 +228,30 @@ def test_dry_run_preview_trains_only_replies_and_end_of_turn(family, tmp_path, m
 
     spec, tokenizer = family
     tokenizer.save_pretrained(tmp_path / "tok")
-    records = [{"messages": [SYSTEM, turn("user", f"{Q1} (case {i})"), turn("assistant", f"{A1} Case {i}.")]}
-               for i in range(6)]
+    records = [
+        {"messages": [SYSTEM, turn("user", f"{Q1} (case {i})"), turn("assistant", f"{A1} Case {i}.")]} for i in range(6)
+    ]
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:4]))
     (tmp_path / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[4:]))
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(train_command, ["--model", "tok", "--data", "train.jsonl", "--eval", "eval.jsonl",
-                                                "--output", "out", "--dry-run", "--preview", "6", "--preview-json", "p.json"])
+    result = CliRunner().invoke(
+        train_command,
+        [
+            "--model",
+            "tok",
+            "--data",
+            "train.jsonl",
+            "--eval",
+            "eval.jsonl",
+            "--output",
+            "out",
+            "--dry-run",
+            "--preview",
+            "6",
+            "--preview-json",
+            "p.json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     examples = json.loads((tmp_path / "p.json").read_text())["examples"]
     assert [[s["text"] for s in e["segments"] if s["train"]] for e in examples] == [

@@ -12,7 +12,9 @@ class AdapterCheckError(RuntimeError):
     """The saved adapter does not change the model: the run fails."""
 
 
-def check_adapter_reload(model_name: str, adapter_dir: str, method: str, precision_name: str, input_ids: list[int]) -> float:
+def check_adapter_reload(
+    model_name: str, adapter_dir: str, method: str, precision_name: str, input_ids: list[int]
+) -> float:
     """Reload the adapter onto a fresh base model; return the largest logit change on ``input_ids``.
 
     Raises AdapterCheckError when the adapter leaves the logits unchanged.

@@ -49,6 +49,7 @@ class RunSettings(NamedTuple):
     snapshot: Snapshot | None  # the bytes the gate hashed and linted
     resume: bool
 
+
 _FILE = click.Path(exists=True, dir_okay=False)
 
 
@@ -60,13 +61,23 @@ def _fail(message: str, code: int) -> NoReturn:
 
 @click.command("train")
 @click.option("--model", "model", required=True, help="Base model: a local directory or a Hugging Face Hub name.")
-@click.option("--data", "data", required=True, multiple=True, type=DataFileParam(),
-              help="Training conversations (JSONL, gzipped JSONL or a JSON array); repeat for several files, "
-                   "FILE:WEIGHT to over- or undersample one (2 = each example twice).")
+@click.option(
+    "--data",
+    "data",
+    required=True,
+    multiple=True,
+    type=DataFileParam(),
+    help="Training conversations (JSONL, gzipped JSONL or a JSON array); repeat for several files, "
+    "FILE:WEIGHT to over- or undersample one (2 = each example twice).",
+)
 @click.option("--eval", "eval_path", type=_FILE, help="Eval conversations; default: a seeded 90/10 split of --data.")
-@click.option("--output", "output", required=True, type=click.Path(file_okay=False), help="Directory for the adapter and report.")
+@click.option(
+    "--output", "output", required=True, type=click.Path(file_okay=False), help="Directory for the adapter and report."
+)
 @click.option("--method", type=click.Choice(METHODS), help="lora (default) or qlora (4-bit NF4 base).")
-@click.option("--config", "config_path", type=_FILE, help="TOML config ([train] table, or [tool.curate.train] in pyproject.toml).")
+@click.option(
+    "--config", "config_path", type=_FILE, help="TOML config ([train] table, or [tool.curate.train] in pyproject.toml)."
+)
 @click.option("--certificate", type=_FILE, help="A lint certificate for the data; without one the data is linted now.")
 @click.option("--key-file", type=_FILE, help="Key that signed --certificate (default: $CURATE_CERT_KEY when set).")
 @click.option("--epochs", type=float, help="Training epochs [3].")
@@ -80,18 +91,41 @@ def _fail(message: str, code: int) -> NoReturn:
 @click.option("--target-modules", help="Comma-separated module names, or all-linear [q_proj,k_proj,v_proj,o_proj].")
 @click.option("--seed", type=int, help="Random seed [42].")
 @click.option("--chat-template", type=_FILE, help="Jinja chat template to use instead of the tokenizer's.")
-@click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None,
-              help="Trade compute for memory [on for qlora, off for lora].")
-@click.option("--packing/--no-packing", default=None, help="Pack examples into rows without padding [on]; off: length-grouped batches.")
+@click.option(
+    "--gradient-checkpointing/--no-gradient-checkpointing",
+    default=None,
+    help="Trade compute for memory [on for qlora, off for lora].",
+)
+@click.option(
+    "--packing/--no-packing",
+    default=None,
+    help="Pack examples into rows without padding [on]; off: length-grouped batches.",
+)
 @click.option("--num-proc", type=int, help="Processes that tokenize the data [1]; tokenization is cached either way.")
 @click.option("--report-to", type=click.Choice(REPORT_TO), help="Also log to TensorBoard or Weights & Biases [none].")
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --output.")
 @click.option("--dry-run", is_flag=True, help="Load the tokenizer only: render and mask every example, preview, exit.")
-@click.option("--preview", type=click.IntRange(min=0), default=2, show_default=True, help="Examples shown by --dry-run.")
+@click.option(
+    "--preview", type=click.IntRange(min=0), default=2, show_default=True, help="Examples shown by --dry-run."
+)
 @click.option("--preview-json", type=click.Path(dir_okay=False), help="With --dry-run: write the preview as JSON.")
-def train_command(model, data, eval_path, output, config_path, certificate, key_file, chat_template, resume, overwrite,
-                  dry_run, preview, preview_json, **overrides):
+def train_command(
+    model,
+    data,
+    eval_path,
+    output,
+    config_path,
+    certificate,
+    key_file,
+    chat_template,
+    resume,
+    overwrite,
+    dry_run,
+    preview,
+    preview_json,
+    **overrides,
+):
     """Fine-tune a LoRA/QLoRA adapter on data that passes the lint (or matches a signed --certificate)."""
     try:
         config = load_config(config_path, overrides)
@@ -103,8 +137,16 @@ def train_command(model, data, eval_path, output, config_path, certificate, key_
     except CurateError as exc:
         _fail(str(exc), 2)
     with gate:
-        _gated(gate, RunSettings(model, data, eval_path, output, config, chat_template, certificate,
-                                 gate.report(), gate.snapshot, resume), overwrite, dry_run, preview, preview_json)
+        _gated(
+            gate,
+            RunSettings(
+                model, data, eval_path, output, config, chat_template, certificate, gate.report(), gate.snapshot, resume
+            ),
+            overwrite,
+            dry_run,
+            preview,
+            preview_json,
+        )
 
 
 def _refuse(gate: Gate):
@@ -112,7 +154,11 @@ def _refuse(gate: Gate):
     if is_main_process():
         for finding in verdict.findings:
             click.echo(finding)
-        reason = "the certificate does not match the data" if verdict.checked_by == "certificate" else "the lint found errors"
+        reason = (
+            "the certificate does not match the data"
+            if verdict.checked_by == "certificate"
+            else "the lint found errors"
+        )
         click.echo(f"error: refusing to train: {reason} (fix the data, then run curate lint)", err=True)
     else:
         # under torchrun the first rank to exit ends the group: let rank 0 report before that
@@ -120,8 +166,9 @@ def _refuse(gate: Gate):
     sys.exit(1)
 
 
-def _gated(gate: Gate, settings: RunSettings, overwrite: bool, dry_run: bool, preview: int,
-           preview_json: str | None) -> None:
+def _gated(
+    gate: Gate, settings: RunSettings, overwrite: bool, dry_run: bool, preview: int, preview_json: str | None
+) -> None:
     """Everything after the gate check: refuse, or train on the gate's snapshot of the data."""
     verdict = gate.verdict
     if is_main_process():
@@ -138,8 +185,10 @@ def _gated(gate: Gate, settings: RunSettings, overwrite: bool, dry_run: bool, pr
     with quiet_third_parties():
         report = _train(settings, dry_run, preview, preview_json)
     if is_main_process():
-        click.echo(f"adapter written to {settings.output} after {report['global_step']} steps; "
-                   f"report: {Path(settings.output) / REPORT_NAME}")
+        click.echo(
+            f"adapter written to {settings.output} after {report['global_step']} steps; "
+            f"report: {Path(settings.output) / REPORT_NAME}"
+        )
 
 
 def _train(settings: RunSettings, dry_run: bool, preview: int, preview_json: str | None) -> dict:

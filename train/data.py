@@ -16,8 +16,16 @@ from curate.records import Message
 from curate.train.render import TemplateError, rendered_segments
 
 __all__ = [
-    "IGNORE_INDEX", "Dataset", "Encoded", "Example", "Excluded", "TemplateError",
-    "build_dataset", "collect_dataset", "encode_example", "read_examples",
+    "IGNORE_INDEX",
+    "Dataset",
+    "Encoded",
+    "Example",
+    "Excluded",
+    "TemplateError",
+    "build_dataset",
+    "collect_dataset",
+    "encode_example",
+    "read_examples",
 ]
 
 IGNORE_INDEX = -100

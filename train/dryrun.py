@@ -37,7 +37,9 @@ def preview_document(tokenizer, prepared: Prepared, count: int, config) -> dict:
     trained = sum(label != IGNORE_INDEX for e in kept for label in e.labels)
     padding = padding_report(prepared.train, config) if prepared.train else {"unpacked": 0.0, "training": 0.0}
     left_out = [{"path": x.path, "line": x.line, "reason": x.reason} for x in prepared.excluded]
-    left_out += [{"path": x.path, "line": x.line, "reason": x.reason, "unrenderable": True} for x in prepared.unrenderable]
+    left_out += [
+        {"path": x.path, "line": x.line, "reason": x.reason, "unrenderable": True} for x in prepared.unrenderable
+    ]
     return {
         "examples": [{"path": e.path, "line": e.line, "segments": segments(tokenizer, e)} for e in kept[:count]],
         "excluded": left_out,

@@ -15,8 +15,16 @@ from curate.train.noise import quiet_third_parties
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 # What travels with the adapter when it is exported without merging.
-SIDE_FILES = ("README.md", "train_report.json", "loss.png", "tokenizer.json", "tokenizer_config.json",
-              "chat_template.jinja", "special_tokens_map.json", "tokenizer.model")
+SIDE_FILES = (
+    "README.md",
+    "train_report.json",
+    "loss.png",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "special_tokens_map.json",
+    "tokenizer.model",
+)
 # Largest logit difference accepted between the adapter on its base and the merged model.
 MERGE_TOLERANCE = 1e-3
 

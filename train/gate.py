@@ -63,11 +63,14 @@ class GateConfig:
         where = f"{self.file} (sha256 {self.sha256})" if self.file else "built-in defaults (no configuration file)"
         lines = [f"gate: {f'passed ({passed_by}); ' if passed_by else ''}lint configuration: {where}"]
         if self.ignored:
-            lines.append(f"gate: ignoring {self.ignored}: it is outside this project (above the .git root or the "
-                         "working directory); pass --config to use it")
+            lines.append(
+                f"gate: ignoring {self.ignored}: it is outside this project (above the .git root or the "
+                "working directory); pass --config to use it"
+            )
         if self.disabled:
-            lines.append(f"warning: the lint configuration turns off safety rules for this data: "
-                         f"{', '.join(self.disabled)}")
+            lines.append(
+                f"warning: the lint configuration turns off safety rules for this data: {', '.join(self.disabled)}"
+            )
         return lines
 
 
@@ -99,6 +102,7 @@ def gate_config(config_path: str | None, data_paths: list[str]) -> GateConfig:
 def disabled_safety_rules(config: Config, paths: list[str]) -> list[str]:
     """Format, leak and secret rules (F, L, S) not run at error severity on some data file."""
     from curate.registry import load_rules
+
     selected = set(config.selected())
     out = []
     for code, rule in load_rules().items():
@@ -114,8 +118,14 @@ def disabled_safety_rules(config: Config, paths: list[str]) -> list[str]:
 class Gate:
     """One gate check: the snapshot of the data, the configuration used and the verdict. A context manager."""
 
-    def __init__(self, data: str | list[str], eval_path: str | None, config_path: str | None = None,
-                 certificate: str | None = None, key_file: str | None = None):
+    def __init__(
+        self,
+        data: str | list[str],
+        eval_path: str | None,
+        config_path: str | None = None,
+        certificate: str | None = None,
+        key_file: str | None = None,
+    ):
         """``data``: one training file or several; all are snapshotted, linted together and certified one by one."""
         paths = [data] if isinstance(data, str) else list(data)
         pairs = [(p, "train") for p in paths] + ([(eval_path, "eval")] if eval_path else [])
@@ -131,9 +141,12 @@ class Gate:
 
     def report(self) -> dict:
         """The gate's part of train_report.json."""
-        return {"checked_by": self.verdict.checked_by, "certificate": self.certificate,
-                "config": {"file": self.setup.file, "sha256": self.setup.sha256},
-                "disabled_safety_rules": self.setup.disabled}
+        return {
+            "checked_by": self.verdict.checked_by,
+            "certificate": self.certificate,
+            "config": {"file": self.setup.file, "sha256": self.setup.sha256},
+            "disabled_safety_rules": self.setup.disabled,
+        }
 
     def close(self) -> None:
         self.snapshot.close()
@@ -145,8 +158,9 @@ class Gate:
         self.close()
 
 
-def check_gate(snapshot: Snapshot, config: Config, certificate: str | None = None,
-               key: bytes | None = None) -> GateResult:
+def check_gate(
+    snapshot: Snapshot, config: Config, certificate: str | None = None, key: bytes | None = None
+) -> GateResult:
     """The verdict on the snapshotted data. Raises CurateError on a malformed certificate or unreadable file."""
     if certificate:
         return _with_certificate(snapshot, config, certificate, key)
@@ -172,12 +186,15 @@ def _with_certificate(snapshot: Snapshot, config: Config, certificate: str, key:
     if cert["tool_version"] != __version__:
         problems.append(f"made by curate {cert['tool_version']}, this is {__version__}: certify again")
     if canonical(cert["config"]["settings"]) != canonical(config_settings(config)):
-        problems.append("made under a different lint configuration (--select/--ignore/--fail-on flags or an edited "
-                        "config): certify again with `curate lint ... --certificate FILE` and the project's configuration")
+        problems.append(
+            "made under a different lint configuration (--select/--ignore/--fail-on flags or an edited "
+            "config): certify again with `curate lint ... --certificate FILE` and the project's configuration"
+        )
     signed = "signature" in cert
     if signed and key is None:
-        notes.append("the certificate is signed but no key was given ($CURATE_CERT_KEY or --key-file): "
-                     "linting the data again")
+        notes.append(
+            "the certificate is signed but no key was given ($CURATE_CERT_KEY or --key-file): linting the data again"
+        )
     elif key is not None and signed and not signature_valid(cert, key):
         problems.append("the signature does not match (an edited certificate, or not the signing key)")
     problems += _coverage(cert, certificate, snapshot)
@@ -200,12 +217,17 @@ def _coverage(cert: dict, certificate: str, snapshot: Snapshot) -> list[str]:
         matches = [e for e in cert["files"] if e["sha256"] == f.sha256]
         if not matches:
             named = any(_same_file(resolve(certificate, e["path"]), f.path) for e in cert["files"])
-            problems.append(f"{f.path}: changed since certification (SHA-256 differs)" if named
-                            else f"{f.path} is not covered by this certificate")
+            problems.append(
+                f"{f.path}: changed since certification (SHA-256 differs)"
+                if named
+                else f"{f.path} is not covered by this certificate"
+            )
         elif not any(e["split"] in USABLE_AS[f.split] for e in matches):
             labels = ", ".join(sorted({e["split"] for e in matches}))
-            problems.append(f"{f.path} is certified as {labels}, not {' or '.join(USABLE_AS[f.split])}: "
-                            f"it cannot be used as {OPTION[f.split]}")
+            problems.append(
+                f"{f.path} is certified as {labels}, not {' or '.join(USABLE_AS[f.split])}: "
+                f"it cannot be used as {OPTION[f.split]}"
+            )
     return problems
 
 
@@ -226,4 +248,3 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
-

@@ -39,11 +39,15 @@ def model_card(report: dict) -> str:
         "",
         f"- Base model: `{report['model']}`",
         f"- Method: {method} ({_method_details(report)})",
-        (f"- LoRA: r={config['lora_r']}, alpha={config['lora_alpha']}, dropout={config['lora_dropout']}, "
-         f"target modules: {_targets(config['target_modules'])}"),
-        (f"- Schedule: lr {config['lr']:g} ({config['scheduler']}, warm-up {config['warmup']:g}), "
-         f"batch {config['batch_size']} x {config['grad_accum']} accumulation, max length {config['max_seq_len']}, "
-         f"packing {'on' if config.get('packing') else 'off'}, seed {config['seed']}"),
+        (
+            f"- LoRA: r={config['lora_r']}, alpha={config['lora_alpha']}, dropout={config['lora_dropout']}, "
+            f"target modules: {_targets(config['target_modules'])}"
+        ),
+        (
+            f"- Schedule: lr {config['lr']:g} ({config['scheduler']}, warm-up {config['warmup']:g}), "
+            f"batch {config['batch_size']} x {config['grad_accum']} accumulation, max length {config['max_seq_len']}, "
+            f"packing {'on' if config.get('packing') else 'off'}, seed {config['seed']}"
+        ),
         f"- Steps: {report['global_step']} ({_epochs(report['epochs'])} epochs)"
         + (", stopped early on eval loss" if report.get("early_stopping", {}).get("stopped") else ""),
         "",
@@ -86,14 +90,15 @@ def _gate_lines(report: dict) -> list[str]:
     gate = report["gate"]
     certificate, checked_by = gate.get("certificate"), gate.get("checked_by", "lint")
     config = gate.get("config") or {}
-    where = (f"`{config['file']}` (sha256 `{config.get('sha256')}`)" if config.get("file")
-             else "the built-in defaults")
+    where = f"`{config['file']}` (sha256 `{config.get('sha256')}`)" if config.get("file") else "the built-in defaults"
     lines = [f"Gate path: `{checked_by}`; lint configuration: {where}."]
     if gate.get("disabled_safety_rules"):
         lines.append(f"Safety rules the configuration turned off: {', '.join(gate['disabled_safety_rules'])}.")
     if checked_by.startswith("certificate") and certificate:
-        lines.append(f"The lint certificate `{certificate}` (sha256 `{file_sha256(certificate)}`) matched the data"
-                     + (" and a fresh lint found no error." if checked_by.endswith("+lint") else "; its signature verified."))
+        lines.append(
+            f"The lint certificate `{certificate}` (sha256 `{file_sha256(certificate)}`) matched the data"
+            + (" and a fresh lint found no error." if checked_by.endswith("+lint") else "; its signature verified.")
+        )
         try:
             summary = load_certificate(certificate).get("summary")
         except Exception:  # noqa: BLE001 - the card never fails the run
@@ -110,5 +115,7 @@ def _eval_lines(report: dict) -> list[str]:
         return ["No evaluation was run."]
     lines = [f"Best eval loss: {report['best_eval_loss']:.4f}" if report.get("best_eval_loss") is not None else ""]
     lines += ["", "| epoch | step | eval loss |", "|---|---|---|"]
-    lines += [f"| {_epochs(p['epoch'])} | {p['step']} | {p['eval_loss']:.4f} |" for p in points if p["eval_loss"] is not None]
+    lines += [
+        f"| {_epochs(p['epoch'])} | {p['step']} | {p['eval_loss']:.4f} |" for p in points if p["eval_loss"] is not None
+    ]
     return lines

@@ -49,11 +49,15 @@ class TemplateInfo:
     def system_note(self) -> str | None:
         """What curate does with system prompts for this template, said once per run."""
         if self.folds_system == "first":
-            return (f"the chat template of {self.name} has no system role: "
-                    "system prompts are folded into the first user turn")
+            return (
+                f"the chat template of {self.name} has no system role: "
+                "system prompts are folded into the first user turn"
+            )
         if self.folds_system == "last":
-            return (f"the chat template of {self.name} drops the system prompt from a conversation that ends with "
-                    "a reply: it is put in front of the last user turn, where the template puts it at inference")
+            return (
+                f"the chat template of {self.name} drops the system prompt from a conversation that ends with "
+                "a reply: it is put in front of the last user turn, where the template puts it at inference"
+            )
         return None
 
 
@@ -88,7 +92,9 @@ def inspect_template(tokenizer) -> TemplateInfo:
 def _end_of_turn(tokenizer, probe: str) -> tuple[str, ...]:
     """The special token right after the probe reply (skipping whitespace), and the EOS token."""
     tail = probe[probe.index(SENTINEL) + len(SENTINEL) :].lstrip()
-    specials = sorted({str(t) for t in tokenizer.all_special_tokens} | set(tokenizer.get_added_vocab()), key=len, reverse=True)
+    specials = sorted(
+        {str(t) for t in tokenizer.all_special_tokens} | set(tokenizer.get_added_vocab()), key=len, reverse=True
+    )
     found = [token for token in specials if token and tail.startswith(token)][:1]
     eos = [tokenizer.eos_token] if tokenizer.eos_token else []
     return tuple(dict.fromkeys(found + eos))
@@ -125,7 +131,9 @@ def rendered_segments(tokenizer, messages: list[dict], tools, where: str) -> lis
         try:
             return _apply(tokenizer, conversation, tools, generation_prompt)
         except Exception as exc:  # jinja errors, and templates raise on purpose
-            raise TemplateError(f"{where}: the chat template of {info.name} cannot render this example: {first_line(exc)}") from exc
+            raise TemplateError(
+                f"{where}: the chat template of {info.name} cannot render this example: {first_line(exc)}"
+            ) from exc
 
     full = render(messages)
     segments: list[tuple[str, bool]] = []
@@ -135,7 +143,9 @@ def rendered_segments(tokenizer, messages: list[dict], tools, where: str) -> lis
             continue
         located = _locate_reply(full, messages, i, render, done)
         if located is None:
-            raise TemplateError(f"{where}: cannot locate assistant turn {i + 1} in what the chat template of {info.name} renders")
+            raise TemplateError(
+                f"{where}: cannot locate assistant turn {i + 1} in what the chat template of {info.name} renders"
+            )
         start, content_end = located
         end = _turn_end(full, content_end, info.end_of_turn, bool(message.get("tool_calls")))
         _check_tool_calls(message, full[start:end], where, info.name)

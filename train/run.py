@@ -51,7 +51,9 @@ def _split_train_eval(examples: list[Example], fraction: float, seed: int) -> tu
         raise RunFailed("need at least 2 examples to hold out an eval set: pass --eval FILE")
     train_idx, eval_idx = split_records(examples, (1 - fraction, fraction), seed)
     if not eval_idx or not train_idx:
-        raise RunFailed("the data is one near-duplicate cluster: no leak-free eval set can be held out; pass --eval FILE")
+        raise RunFailed(
+            "the data is one near-duplicate cluster: no leak-free eval set can be held out; pass --eval FILE"
+        )
     return [examples[i] for i in train_idx], [examples[i] for i in eval_idx]
 
 
@@ -85,10 +87,17 @@ def _datasets(inputs: RunInputs, tokenizer) -> Prepared:
     eval_data = collect_dataset(eval_examples, [encoded[id(e)] for e in eval_examples], config.max_seq_len)
     notes = []
     system_note = inspect_template(tokenizer).system_note
-    if system_note and any(e.messages and e.messages[0].get("role") == "system" for e in train_examples + eval_examples):
+    if system_note and any(
+        e.messages and e.messages[0].get("role") == "system" for e in train_examples + eval_examples
+    ):
         notes.append(system_note)
-    return Prepared(train_data.kept, eval_data.kept, train_data.excluded + eval_data.excluded,
-                    train_data.unrenderable + eval_data.unrenderable, notes)
+    return Prepared(
+        train_data.kept,
+        eval_data.kept,
+        train_data.excluded + eval_data.excluded,
+        train_data.unrenderable + eval_data.unrenderable,
+        notes,
+    )
 
 
 def _read_encoded(inputs: RunInputs, path: str, tokenizer, encoded: dict) -> list[Example]:
@@ -113,8 +122,10 @@ def _checked(prepared: Prepared) -> Prepared:
         for finding in prepared.unrenderable:
             print(finding, flush=True)
     if prepared.unrenderable:
-        raise RunFailed(f"refusing to train: the chat template cannot render {len(prepared.unrenderable)} example(s) "
-                        "(listed above); fix them or pass a template that can with --chat-template FILE")
+        raise RunFailed(
+            f"refusing to train: the chat template cannot render {len(prepared.unrenderable)} example(s) "
+            "(listed above); fix them or pass a template that can with --chat-template FILE"
+        )
     if not prepared.train or not prepared.eval:
         raise RunFailed(f"no {'train' if not prepared.train else 'eval'} example is left to use after exclusions")
     return prepared
@@ -130,7 +141,9 @@ def run(inputs: RunInputs) -> dict:
     if config.method == "qlora" and not torch.cuda.is_available() and is_main_process():
         warn("QLoRA without a CUDA GPU runs on the CPU through bitsandbytes: it works, but slowly")
     model = models.add_lora(models.load_model(inputs.model, config.method, precision_name), config)
-    trainer, monitor = build_trainer(model, tokenizer, prepared.train, prepared.eval, config, inputs.output, precision_name)
+    trainer, monitor = build_trainer(
+        model, tokenizer, prepared.train, prepared.eval, config, inputs.output, precision_name
+    )
     metrics = trainer.train(resume_from_checkpoint=True if inputs.resume else None).metrics
     report = _report(inputs, prepared, model, trainer, metrics, precision_name)
     main = trainer.is_world_process_zero()
@@ -249,5 +262,7 @@ def _data_files(inputs: RunInputs) -> list[dict]:
     entries = []
     for split, f in files:
         sha = hashed[f.path].sha256 if f.path in hashed else file_sha256(f.path)
-        entries.append({"split": split, "path": f.path, "sha256": sha, **({"weight": f.weight} if f.weight != 1 else {})})
+        entries.append(
+            {"split": split, "path": f.path, "sha256": sha, **({"weight": f.weight} if f.weight != 1 else {})}
+        )
     return entries

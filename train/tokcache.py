@@ -43,7 +43,9 @@ def cache_key(file_sha256: str, record_format: str | None, tokenizer_hash: str, 
     for name in CODE:
         code.update((Path(__file__).parent / name).read_bytes())
     parts = [file_sha256, record_format or "", tokenizer_hash, str(max_seq_len), code.hexdigest()]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]  # datasets allows 64 characters with a shard suffix
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[
+        :40
+    ]  # datasets allows 64 characters with a shard suffix
 
 
 class _Encoder:

@@ -74,11 +74,16 @@ class SampleGenerations(TrainerCallback):
         for (path, line), ids in self.prompts:
             with torch.no_grad():
                 output = model.generate(
-                    input_ids=torch.tensor([ids], device=model.device), max_new_tokens=self.max_new_tokens,
-                    do_sample=False, use_cache=True, pad_token_id=self.tokenizer.pad_token_id,
+                    input_ids=torch.tensor([ids], device=model.device),
+                    max_new_tokens=self.max_new_tokens,
+                    do_sample=False,
+                    use_cache=True,
+                    pad_token_id=self.tokenizer.pad_token_id,
                 )
             reply = self.tokenizer.decode(output[0, len(ids) :])
-            self.samples.append({"epoch": state.epoch, "step": state.global_step, "example": f"{path}:{line}", "reply": reply})
+            self.samples.append(
+                {"epoch": state.epoch, "step": state.global_step, "example": f"{path}:{line}", "reply": reply}
+            )
 
 
 def _prompt(example: Encoded) -> tuple[tuple[str, int], list[int]]:
@@ -101,7 +106,9 @@ def loss_not_falling(losses: list[float]) -> str | None:
     )
 
 
-def training_arguments(config: TrainConfig, output_dir: str, precision_name: str, total_steps: int) -> TrainingArguments:
+def training_arguments(
+    config: TrainConfig, output_dir: str, precision_name: str, total_steps: int
+) -> TrainingArguments:
     """TrainingArguments from the run's config; checkpoints go to ``OUTPUT/checkpoints``."""
     try:
         return _arguments(config, output_dir, precision_name, total_steps)
@@ -212,7 +219,13 @@ def total_steps(rows: int, config: TrainConfig) -> int:
 
 
 def build_trainer(
-    model, tokenizer, train_set: list[Encoded], eval_set: list[Encoded], config: TrainConfig, output_dir: str, precision_name: str
+    model,
+    tokenizer,
+    train_set: list[Encoded],
+    eval_set: list[Encoded],
+    config: TrainConfig,
+    output_dir: str,
+    precision_name: str,
 ) -> tuple[CurateTrainer, DivergenceMonitor]:
     """A Trainer with early stopping on eval loss, the divergence monitor, and packed or length-grouped batches."""
     monitor = DivergenceMonitor(config.lr)

@@ -27,8 +27,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLED = 20
 IGNORED = ["Q001"]
 # defect class -> the rule that should flag it
-DEFECT_RULE = {"placeholder": "Q007", "empty": "F009", "runaway": "Q008", "missing-context": "Q009",
-               "non-text": "Q010", "arithmetic": "C004", "language": "Q011", "template": "C003"}
+DEFECT_RULE = {
+    "placeholder": "Q007",
+    "empty": "F009",
+    "runaway": "Q008",
+    "missing-context": "Q009",
+    "non-text": "Q010",
+    "arithmetic": "C004",
+    "language": "Q011",
+    "template": "C003",
+}
 
 
 def load_labels(path: str) -> tuple[dict, list]:
@@ -52,7 +60,7 @@ def lint_samples(data: str) -> tuple[dict, dict]:
         if not name.endswith(".jsonl") or name.endswith("_diff.jsonl"):
             continue
         result = lint_paths([os.path.join(data, name)], Config(ignore=IGNORED))
-        sample = name[:-len(".jsonl")]
+        sample = name[: -len(".jsonl")]
         out[sample] = result.diagnostics
         with open(os.path.join(data, name), encoding="utf-8") as f:
             counts[sample] = sum(1 for line in f if line.strip())
@@ -108,8 +116,17 @@ def evaluate(data: str, labels_path: str, show_unlabeled: bool):
         rows["(cleaned diff)"].update(defects=len(changed), caught=caught, findings=len(by_sample.get("alpaca", ())))
     if show_unlabeled:
         for d in unlabeled:
-            print(json.dumps({"sample": os.path.basename(d.path)[:-6], "line": d.line, "code": d.code,
-                              "message": d.message[:160]}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "sample": os.path.basename(d.path)[:-6],
+                        "line": d.line,
+                        "code": d.code,
+                        "message": d.message[:160],
+                    },
+                    ensure_ascii=False,
+                )
+            )
     return rows, counts, clean, clean_errors, len(unlabeled)
 
 
@@ -125,8 +142,19 @@ def table(rows: dict, markdown: bool) -> str:
         r = rows[code]
         recall = f"{_pct(r['caught'], r['defects'])} ({r['caught']}/{r['defects']})" if r["defects"] else "-"
         default = rules[code].severity if code in rules else ("any rule" if code.startswith("(") else "(no rule)")
-        lines.append([code, default, str(r["findings"]), str(r["sampled"]), str(r["true"]),
-                      str(r["debatable"]), str(r["false"]), _pct(r["true"], r["sampled"]), recall])
+        lines.append(
+            [
+                code,
+                default,
+                str(r["findings"]),
+                str(r["sampled"]),
+                str(r["true"]),
+                str(r["debatable"]),
+                str(r["false"]),
+                _pct(r["true"], r["sampled"]),
+                recall,
+            ]
+        )
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(row) + " |" for row in lines]
@@ -150,8 +178,10 @@ def main(argv=None) -> int:
         return 0
     print(f"samples: {', '.join(f'{k} {v}' for k, v in counts.items())} ({sum(counts.values())} records)")
     print(table(rows, args.markdown))
-    print(f"\nclean records flagged at error level: {clean_errors} of {clean} ({_pct(clean_errors, clean)})"
-          + (f"; {missing} sampled findings have no label" if missing else ""))
+    print(
+        f"\nclean records flagged at error level: {clean_errors} of {clean} ({_pct(clean_errors, clean)})"
+        + (f"; {missing} sampled findings have no label" if missing else "")
+    )
     return 0
 
 

@@ -29,8 +29,9 @@ def contradictions(c, s, skip, store):
     for j in sorted(set(run_of) | set(near)):
         run = run_of.get(j)
         reps = answers.setdefault(run, {}) if run is not None else {}
-        others = [(i, 1.0) for i in reps.values()] + [(i, sim) for i, sim in near.get(j, {}).items()
-                                                       if i not in flagged]
+        others = [(i, 1.0) for i in reps.values()] + [
+            (i, sim) for i, sim in near.get(j, {}).items() if i not in flagged
+        ]
         for i, sim in sorted(others):
             found = facts.conflicts(sigs[j], sigs[i])
             negation = neg[j] != 0 and neg[j] == neg[i] and negpar[j] != negpar[i]
@@ -40,8 +41,10 @@ def contradictions(c, s, skip, store):
         answer = (sigs[j], neg[j], negpar[j])
         if j not in flagged and run is not None and answer not in reps and len(reps) < MAX_DISTINCT_ANSWERS:
             reps[answer] = j
-    return [Match(int(c.prow[m.index]), int(c.prow[m.other]), m.similarity, m.detail)
-            for m in sorted(flagged.values(), key=lambda m: m.index)]
+    return [
+        Match(int(c.prow[m.index]), int(c.prow[m.other]), m.similarity, m.detail)
+        for m in sorted(flagged.values(), key=lambda m: m.index)
+    ]
 
 
 def _same_prompt_runs(c, part: np.ndarray) -> dict[int, int]:

@@ -36,6 +36,7 @@ def near_duplicates(c, s, skip, store):
     settings = search(s.dup)
     keys = c.keys[s.dup][rows]
     # the group salt keeps splits apart in the buckets; the filter catches a 32-bit salt collision
-    pairs = (p[group[p[:, 0]] == group[p[:, 1]]]
-             for p in (rows[q] for q in candidates(settings, keys, _SALT[group[rows]])))
+    pairs = (
+        p[group[p[:, 0]] == group[p[:, 1]]] for p in (rows[q] for q in candidates(settings, keys, _SALT[group[rows]]))
+    )
     return as_matches(*earliest_verified(settings, pairs, c.sets, 1, len(group)))

@@ -65,7 +65,9 @@ class _Rows:
     texts: list = field(default_factory=list)  # the non-system turns (near-duplicate text)
     digests: list = field(default_factory=list)
     prompts: list = field(default_factory=list)  # (row, flags, digest, guard, text, signature, neg key, parity)
-    grams: tuple = field(default_factory=lambda: (([], []), ([], [])))  # (rows, texts) of protected and of training records, for L004
+    grams: tuple = field(
+        default_factory=lambda: (([], []), ([], []))
+    )  # (rows, texts) of protected and of training records, for L004
 
 
 def _keys(sets, configs: list[tuple]) -> dict:
@@ -170,7 +172,7 @@ def _answer_facts(g, msgs, tagged, head, end, ptext, max_facts) -> tuple[str, tu
     (so "what is 12 times 7" and "12 times 8", or "is it safe" and "is it not
     safe", are never compared).
     """
-    answer = tagged[end][len("assistant: "):]
+    answer = tagged[end][len("assistant: ") :]
     found = facts.values(answer, limit=4 * max_facts)
     nkey = facts.negation_key(answer)
     if not found and not nkey[0]:

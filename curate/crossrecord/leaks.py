@@ -37,8 +37,9 @@ def near_leaks(c, s, skip, store):
     prot.sort()
     settings = search(s.near_leak)
     keys = c.keys[s.near_leak]
-    pairs = (np.stack([train[q[:, 0]], prot[q[:, 1]]], axis=1)
-             for q in cross_candidates(settings, keys[train], keys[prot]))
+    pairs = (
+        np.stack([train[q[:, 0]], prot[q[:, 1]]], axis=1) for q in cross_candidates(settings, keys[train], keys[prot])
+    )
     return as_matches(*earliest_verified(settings, pairs, c.sets, 0, len(c.group)))
 
 
@@ -61,11 +62,15 @@ def prompt_leaks(c, s, skip, store):
     prot = np.sort(first)
     settings = search(s.prompt_leak)
     pkeys = c.pkeys[s.prompt_leak]
-    pairs = (np.stack([train[q[:, 0]], prot[q[:, 1]]], axis=1)
-             for q in cross_candidates(settings, pkeys[train], pkeys[prot]))
+    pairs = (
+        np.stack([train[q[:, 0]], prot[q[:, 1]]], axis=1) for q in cross_candidates(settings, pkeys[train], pkeys[prot])
+    )
     near_t, near_o, sims = earliest_verified(settings, pairs, c.psets, 0, len(c.prow))
-    return as_matches(c.prow[np.concatenate([exact_t, near_t])], c.prow[np.concatenate([exact_o, near_o])],
-                      np.concatenate([np.ones(len(exact_t)), sims]))
+    return as_matches(
+        c.prow[np.concatenate([exact_t, near_t])],
+        c.prow[np.concatenate([exact_o, near_o])],
+        np.concatenate([np.ones(len(exact_t)), sims]),
+    )
 
 
 @matcher("L004")

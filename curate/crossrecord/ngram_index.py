@@ -90,8 +90,8 @@ class NgramIndex:
         k = self.ngram
         for o, i, p in zip(owner.tolist(), ids.tolist(), at.tolist()):
             if i not in self._snippets and len(self._snippets) < _MAX_SNIPPETS:
-                snippet = " ".join(texts[o].split()[p:p + k])
-                self._snippets[i] = snippet if len(snippet) <= NGRAM_SNIPPET else snippet[:NGRAM_SNIPPET - 1] + "…"
+                snippet = " ".join(texts[o].split()[p : p + k])
+                self._snippets[i] = snippet if len(snippet) <= NGRAM_SNIPPET else snippet[: NGRAM_SNIPPET - 1] + "…"
 
     def matches(self, skip: np.ndarray) -> list[Match]:
         """One match per training record with a shared n-gram (not in ``skip``): its first one and the count."""
@@ -107,5 +107,7 @@ class NgramIndex:
         starts = np.flatnonzero(new)
         counts = np.diff(np.append(starts, len(rec)))
         first_record = self._grams[1]
-        return [Match(int(rec[s]), int(first_record[ids[s]]), 1.0, self._snippets.get(int(ids[s]), ""), int(c))
-                for s, c in zip(starts.tolist(), counts.tolist())]
+        return [
+            Match(int(rec[s]), int(first_record[ids[s]]), 1.0, self._snippets.get(int(ids[s]), ""), int(c))
+            for s, c in zip(starts.tolist(), counts.tolist())
+        ]

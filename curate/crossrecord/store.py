@@ -46,10 +46,23 @@ class FeatureStore:
         self.n = 0
         self._last: FeatureChunk | None = None
         self._frozen: Columns | None = None
-        self._cols = {name: Column(dtype) for name, dtype in (
-            ("group", np.int8), ("exact", np.uint64), ("sizes", np.uint32), ("shingles", np.uint32),
-            ("prow", np.int64), ("pflags", np.int8), ("phash", np.uint64), ("guard", np.uint64),
-            ("psizes", np.uint32), ("pshingles", np.uint32), ("neg", np.uint64), ("negpar", np.int8))}
+        self._cols = {
+            name: Column(dtype)
+            for name, dtype in (
+                ("group", np.int8),
+                ("exact", np.uint64),
+                ("sizes", np.uint32),
+                ("shingles", np.uint32),
+                ("prow", np.int64),
+                ("pflags", np.int8),
+                ("phash", np.uint64),
+                ("guard", np.uint64),
+                ("psizes", np.uint32),
+                ("pshingles", np.uint32),
+                ("neg", np.uint64),
+                ("negpar", np.int8),
+            )
+        }
         self._keys: dict = {}
         self._pkeys: dict = {}
         self._signatures: list[str] = []
@@ -88,11 +101,20 @@ class FeatureStore:
             configs = self.settings.full_configs + self.settings.prompt_configs
             empty = {k: np.zeros((0, search(k).bands), dtype=np.uint32) for k in configs}
             self._frozen = Columns(
-                v["group"], v["exact"], sets(v["shingles"], v["sizes"]),
+                v["group"],
+                v["exact"],
+                sets(v["shingles"], v["sizes"]),
                 {**empty, **{k: c.view() for k, c in self._keys.items()}},
-                v["prow"], v["pflags"], v["phash"], v["guard"], sets(v["pshingles"], v["psizes"]),
+                v["prow"],
+                v["pflags"],
+                v["phash"],
+                v["guard"],
+                sets(v["pshingles"], v["psizes"]),
                 {**empty, **{k: c.view() for k, c in self._pkeys.items()}},
-                self._signatures, v["neg"], v["negpar"])
+                self._signatures,
+                v["neg"],
+                v["negpar"],
+            )
         return self._frozen
 
 
@@ -104,8 +126,9 @@ def _extend_keys(columns: dict, parts: dict) -> None:
 def _sets(values: np.ndarray, sizes: np.ndarray) -> ShingleSets:
     """The shingle sets less their boilerplate (see ``without_common``), written over the store's own
     column: the columns are frozen once, and a second copy of every shingle would double the peak."""
-    return without_common(ShingleSets(values, offsets_of(sizes)), BOILERPLATE_SHARE, BOILERPLATE_MIN_RECORDS,
-                          in_place=True)
+    return without_common(
+        ShingleSets(values, offsets_of(sizes)), BOILERPLATE_SHARE, BOILERPLATE_MIN_RECORDS, in_place=True
+    )
 
 
 def _whole(values: np.ndarray, sizes: np.ndarray) -> ShingleSets:

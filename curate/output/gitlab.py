@@ -27,13 +27,16 @@ def fingerprints(diagnostics) -> list[str]:
 
 
 def render(result, diagnostics, statistics: bool = False) -> str:
-    issues = [{
-        "type": "issue",
-        "check_name": d.code,
-        "description": f"{d.code} {d.message}",
-        "categories": ["Bug Risk"],
-        "severity": SEVERITY[d.severity],
-        "fingerprint": fp,
-        "location": {"path": relative_path(d.path), "lines": {"begin": d.line}},
-    } for d, fp in zip(diagnostics, fingerprints(diagnostics))]
+    issues = [
+        {
+            "type": "issue",
+            "check_name": d.code,
+            "description": f"{d.code} {d.message}",
+            "categories": ["Bug Risk"],
+            "severity": SEVERITY[d.severity],
+            "fingerprint": fp,
+            "location": {"path": relative_path(d.path), "lines": {"begin": d.line}},
+        }
+        for d, fp in zip(diagnostics, fingerprints(diagnostics))
+    ]
     return scrub(json.dumps(issues, indent=2, ensure_ascii=False)) + "\n"

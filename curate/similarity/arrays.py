@@ -38,4 +38,3 @@ def segment_starts(flag: np.ndarray) -> np.ndarray:
     """For each position, the index of the most recent True in ``flag``."""
     idx = np.where(flag, np.arange(len(flag)), 0)
     return np.maximum.accumulate(idx)
-

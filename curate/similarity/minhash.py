@@ -125,4 +125,3 @@ class MinHasher:
                 np.add(work, b, out=work)
             mins = np.minimum.reduceat(work, starts, axis=1)
             out[:, rec] = np.minimum(out[:, rec], mins)
-

@@ -108,8 +108,15 @@ class ShingleSets:
         return ShingleSets(self.values[lo : self.offsets[stop]], self.offsets[start : stop + 1] - lo)
 
 
-def without_common(sets: ShingleSets, share: float, min_records: int, min_rest: int = 5,
-                   sample: int = 20_000, *, in_place: bool = False) -> ShingleSets:
+def without_common(
+    sets: ShingleSets,
+    share: float,
+    min_records: int,
+    min_rest: int = 5,
+    sample: int = 20_000,
+    *,
+    in_place: bool = False,
+) -> ShingleSets:
     """The sets less their boilerplate: hashes found in at least ``share`` of the records (and in at least
     ``min_records``), such as a tool description or an instruction template many records repeat.
 
@@ -130,14 +137,14 @@ def without_common(sets: ShingleSets, share: float, min_records: int, min_rest: 
     new_offsets = np.zeros(n + 1, dtype=np.int64)
     written = 0
     for lo, hi in _record_blocks(offsets, _FILTER_BLOCK):
-        part = values[offsets[lo]:offsets[hi]]
-        local = offsets[lo:hi + 1] - offsets[lo]
+        part = values[offsets[lo] : offsets[hi]]
+        local = offsets[lo : hi + 1] - offsets[lo]
         keep = common[np.minimum(np.searchsorted(common, part), len(common) - 1)] != part
         keep |= np.repeat(_segment_sums(keep, local) < min_rest, np.diff(local))
         kept = part[keep]  # a copy: in place, the write below never reaches values not yet read
-        np.cumsum(_segment_sums(keep, local), out=new_offsets[lo + 1:hi + 1])
-        new_offsets[lo + 1:hi + 1] += written
-        out[written:written + len(kept)] = kept
+        np.cumsum(_segment_sums(keep, local), out=new_offsets[lo + 1 : hi + 1])
+        new_offsets[lo + 1 : hi + 1] += written
+        out[written : written + len(kept)] = kept
         written += len(kept)
     return ShingleSets(out[:written], new_offsets)
 
@@ -175,8 +182,6 @@ def _segment_sums(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def as_sets(sets: ShingleSets | Sequence[np.ndarray]) -> ShingleSets:
     return sets if isinstance(sets, ShingleSets) else ShingleSets.from_arrays(sets)
-
-
 
 
 class ShingleHasher:
@@ -321,4 +326,3 @@ def _chain(words: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
         h = (h ^ words[starts + t]) * GOLDEN
         h ^= h >> np.uint64(29)
     return fmix64(h)
-

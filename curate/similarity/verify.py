@@ -79,8 +79,6 @@ def _size_filter(left: ShingleSets, right: ShingleSets, pairs: np.ndarray, thres
     return pairs[(big == 0) | (np.minimum(a, b) / np.maximum(big, 1) >= threshold)]
 
 
-
-
 def verify_in_rounds(
     left: ShingleSets,
     right: ShingleSets,
@@ -125,4 +123,3 @@ def verify_in_rounds(
         sims = np.concatenate(kept_sims) if kept_sims else np.empty(0)
     order = np.argsort(pairs[:, 0] * (int(pairs[:, 1].max()) + 1 if len(pairs) else 1) + pairs[:, 1])
     return pairs[order], sims[order]
-

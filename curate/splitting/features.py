@@ -60,9 +60,11 @@ class SplitOptions:
 
     def rule_options(self) -> dict:
         """Options for the cross-record feature extractor: what L001-L003 compare."""
-        return {"L001": {}, "L002": {"threshold": self.threshold, "num_perm": self.num_perm},
-                "L003": {"threshold": self.prompt_threshold, "num_perm": self.prompt_num_perm,
-                         "min_words": self.min_words}}
+        return {
+            "L001": {},
+            "L002": {"threshold": self.threshold, "num_perm": self.num_perm},
+            "L003": {"threshold": self.prompt_threshold, "num_perm": self.prompt_num_perm, "min_words": self.min_words},
+        }
 
     @property
     def text_config(self) -> tuple[float, int]:
@@ -116,11 +118,13 @@ def similar_pairs(settings: SearchSettings, sets: ShingleSets, bands: np.ndarray
     return all_verified(candidates(settings, bands), sets, sets, settings.threshold)
 
 
-def cross_pairs(settings: SearchSettings, sets: ShingleSets, bands: np.ndarray, left: np.ndarray,
-                right: np.ndarray) -> np.ndarray:
+def cross_pairs(
+    settings: SearchSettings, sets: ShingleSets, bands: np.ndarray, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
     """Verified pairs ``(i, j)``, ``i`` among records ``left`` and ``j`` among ``right`` (record numbers)."""
-    found = (np.stack([left[q[:, 0]], right[q[:, 1]]], axis=1)
-             for q in cross_candidates(settings, bands[left], bands[right]))
+    found = (
+        np.stack([left[q[:, 0]], right[q[:, 1]]], axis=1) for q in cross_candidates(settings, bands[left], bands[right])
+    )
     return all_verified(found, sets, sets, settings.threshold)
 
 
@@ -153,8 +157,9 @@ def record_batch(records: list[Record], opts: SplitOptions) -> tuple[FeatureChun
     return batch_features(records, opts), problems
 
 
-def read_features(path: str, fmt: str | None, opts: SplitOptions, jobs: int = 1,
-                  max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Features:
+def read_features(
+    path: str, fmt: str | None, opts: SplitOptions, jobs: int = 1, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> Features:
     """Features of every record of a dataset file (``jobs`` worker processes); refuses records with no conversation."""
     records = read_file(FileInfo(path, "unsplit", ""), fmt, 0, max_record_bytes)
     batches = iter(lambda: list(islice(records, _CHUNK)), [])
@@ -174,6 +179,8 @@ def refuse_unplaced(path: str, problems: list[str]) -> None:
     """One error naming the records (``record_batch``'s problems) that have no conversation, if any."""
     if problems:
         more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
-        raise CurateError(f"{path}: {len(problems)} record(s) have no conversation and cannot be placed in a split "
-                          f"({'; '.join(problems[:5])}{more}); fix or remove them first "
-                          f"(`curate lint --select F001,F003,F004 {path}`)")
+        raise CurateError(
+            f"{path}: {len(problems)} record(s) have no conversation and cannot be placed in a split "
+            f"({'; '.join(problems[:5])}{more}); fix or remove them first "
+            f"(`curate lint --select F001,F003,F004 {path}`)"
+        )

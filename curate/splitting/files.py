@@ -50,18 +50,24 @@ class SplitReport:
     def describe(self) -> str:
         plan = self.plan
         n = len(plan.labels)
-        lines = [f"Split {self.path}: {n} records in {len(plan.sizes)} clusters "
-                 f"(largest {int(plan.sizes.max(initial=0))} records), seed {plan.seed}."]
+        lines = [
+            f"Split {self.path}: {n} records in {len(plan.sizes)} clusters "
+            f"(largest {int(plan.sizes.max(initial=0))} records), seed {plan.seed}."
+        ]
         for _name, out, idx, target in zip(plan.names, self.outputs, plan.indices(), plan.targets):
             share = len(idx) / n if n else 0.0
             lines.append(f"  {out}: {len(idx)} records ({share:.1%}, target {target})")
-        lines.append(f"Verification moved {plan.moved_clusters} held-out clusters ({plan.moved_records} records) "
-                     f"to train, {self.lint_moved} of them on the lint of the outputs; "
-                     f"{', '.join(LEAK_CODES)} on the outputs: clean.")
+        lines.append(
+            f"Verification moved {plan.moved_clusters} held-out clusters ({plan.moved_records} records) "
+            f"to train, {self.lint_moved} of them on the lint of the outputs; "
+            f"{', '.join(LEAK_CODES)} on the outputs: clean."
+        )
         for name, idx, target in zip(plan.names[1:], plan.indices()[1:], plan.targets[1:]):
             if len(idx) < target / 2:
-                lines.append(f"warning: {name} has {len(idx)} of its {target} target records: the rest of the data "
-                             f"forms clusters too big to hold out")
+                lines.append(
+                    f"warning: {name} has {len(idx)} of its {target} target records: the rest of the data "
+                    f"forms clusters too big to hold out"
+                )
         lines += [f"warning: {p} is from an earlier split and was left as is" for p in self.stale]
         return "\n".join(lines)
 
@@ -71,13 +77,18 @@ def _lint_leaks(paths: list[str], plan: SplitPlan, config, jobs: int) -> np.ndar
     cfg = Config(select=list(LEAK_CODES), rules=config.rules, format=config.format)
     result = lint_paths(paths, cfg, dict(zip(paths, plan.names)), (), jobs)
     held = {p: idx for p, idx in zip(paths[1:], plan.indices()[1:])}
-    bad = [held[loc[0]][loc[1] - 1] for d in result.diagnostics
-           for loc in ((d.path, d.line), *d.related) if loc[0] in held and 0 < loc[1] <= len(held[loc[0]])]
+    bad = [
+        held[loc[0]][loc[1] - 1]
+        for d in result.diagnostics
+        for loc in ((d.path, d.line), *d.related)
+        if loc[0] in held and 0 < loc[1] <= len(held[loc[0]])
+    ]
     return plan.labels[np.asarray(bad, dtype=np.int64)]
 
 
-def split_file(path: str, output_dir: str, ratios: Sequence[float], seed: int = 0, config: Config | None = None,
-               jobs: int = 1) -> SplitReport:
+def split_file(
+    path: str, output_dir: str, ratios: Sequence[float], seed: int = 0, config: Config | None = None, jobs: int = 1
+) -> SplitReport:
     """Split a dataset file into ``output_dir``; the outputs replace any earlier ones only when complete.
 
     ``config`` gives the record format and the L002/L003 options (thresholds, ``num_perm``, ``min_words``).
@@ -89,7 +100,7 @@ def split_file(path: str, output_dir: str, ratios: Sequence[float], seed: int = 
         raise CurateError(f"{path}: no such file")
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise CurateError(f"{output_dir}: exists and is not a directory")
-    outputs = [os.path.join(output_dir, f"{name}.jsonl") for name in OUTPUT_SPLITS[:len(ratios)]]
+    outputs = [os.path.join(output_dir, f"{name}.jsonl") for name in OUTPUT_SPLITS[: len(ratios)]]
     check_outputs([path], [("output", p) for p in outputs])
     with StableInputs([path], exclusive=False) as held:
         return _split_held(path, output_dir, outputs, ratios, seed, config, jobs, held)
@@ -129,7 +140,7 @@ def _split_held(path, output_dir, outputs, ratios, seed, config, jobs, held) -> 
     finally:
         os.close(lock)
         shutil.rmtree(staging, ignore_errors=True)
-    stale = [os.path.join(output_dir, f"{n}.jsonl") for n in OUTPUT_SPLITS[len(ratios):]]
+    stale = [os.path.join(output_dir, f"{n}.jsonl") for n in OUTPUT_SPLITS[len(ratios) :]]
     return SplitReport(path, plan, outputs, lint_moved, [p for p in stale if os.path.exists(p)])
 
 
@@ -139,8 +150,9 @@ def _write(path: str, fmt: str | None, splits: np.ndarray, outputs: list[str], m
         files = [stack.enter_context(atomic_writer(p, "wb")) for p in outputs]
         for rec in read_file(FileInfo(path, "unsplit", ""), fmt, 0, max_record_bytes):
             if rec.index >= len(splits):
-                raise CurateError(f"{path} changed while curate was reading it (it has more records than on the "
-                                  f"first read); nothing was written: run again")
+                raise CurateError(
+                    f"{path} changed while curate was reading it (it has more records than on the "
+                    f"first read); nothing was written: run again"
+                )
             raw = rec.raw if b"\n" not in rec.raw and b"\r" not in rec.raw else _one_line(rec.raw)
             files[splits[rec.index]].write(raw + b"\n")
-

@@ -193,8 +193,9 @@ def _message(m) -> Message:
     return Message(OPENAI.map_role(m.get("role"))[0], m.get("content"), "")
 
 
-def split_records(records_or_path, ratios: Sequence[float], seed: int = 0,
-                  opts: SplitOptions | None = None) -> list[list[int]]:
+def split_records(
+    records_or_path, ratios: Sequence[float], seed: int = 0, opts: SplitOptions | None = None
+) -> list[list[int]]:
     """Record indices (0-based, input order) of train, eval (and test): the split ``curate split`` makes.
 
     ``records_or_path`` is a dataset file, or a sequence of records: ``Record``
