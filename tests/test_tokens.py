@@ -14,13 +14,20 @@ QUIET = '{{ raise_exception("no") }}'  # a template that rejects every conversat
 TEMPLATE = "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }}\n{% endfor %}"
 
 
-def _save_tokenizer(folder, chat_template=None) -> str:
-    """A word-level tokenizer: one token per word or run of punctuation, unknown words included."""
+def _save_tokenizer(folder, chat_template=None, bos_eos=False) -> str:
+    """A word-level tokenizer: one token per word or run of punctuation, unknown words included.
+
+    With `bos_eos`, encoding a text adds `<s>` before and `</s>` after it (as Llama-style tokenizers do).
+    """
     tokenizers = pytest.importorskip("tokenizers")
     transformers = pytest.importorskip("transformers")
-    vocab = {"[UNK]": 0, "one": 1, "two": 2, "<": 3, ">": 4, "user": 5, "assistant": 6}
+    vocab = {"[UNK]": 0, "one": 1, "two": 2, "<": 3, ">": 4, "user": 5, "assistant": 6, "<s>": 7, "</s>": 8}
     backend = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
     backend.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    if bos_eos:
+        backend.post_processor = tokenizers.processors.TemplateProcessing(
+            single="<s> $A </s>", special_tokens=[("<s>", 7), ("</s>", 8)]
+        )
     tok = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
     if chat_template:
         tok.chat_template = chat_template
@@ -50,6 +57,14 @@ def test_estimate():
 
 def test_exact_count_of_the_plain_text(run, tmp_path, data):
     tok = _save_tokenizer(tmp_path / "tok")
+    tail = "the reply would be truncated in training"
+    assert _q002(run, tok, 8) == []
+    assert _q002(run, tok, 7) == [f"1: example has 8 tokens (exact), over max_tokens 7: {tail}"]
+
+
+def test_exact_count_of_the_plain_text_leaves_out_bos_and_eos(run, tmp_path, data):
+    # one conversation is trained as one sequence: per-message <s> ... </s> would add 2 tokens per turn
+    tok = _save_tokenizer(tmp_path / "tok", bos_eos=True)
     tail = "the reply would be truncated in training"
     assert _q002(run, tok, 8) == []
     assert _q002(run, tok, 7) == [f"1: example has 8 tokens (exact), over max_tokens 7: {tail}"]
