@@ -30,9 +30,17 @@ def test_consistent_counts_pass():
     ("report", "shards", "numbers"),
     [
         # a worker lost a record: 5 read, but only 4 kept + 0 removed accounted for
-        (FixReport(read=5, kept=4, removed=0), _shards(4, 0), "read 5, processed 5, kept 4 in shards holding 4, removed 0"),
+        (
+            FixReport(read=5, kept=4, removed=0),
+            _shards(4, 0),
+            "read 5, processed 5, kept 4 in shards holding 4, removed 0",
+        ),
         # the kept shards hold one record fewer than the workers kept
-        (FixReport(read=5, kept=4, removed=1), _shards(3, 1), "kept 4 in shards holding 3, removed 1 in shards holding 1"),
+        (
+            FixReport(read=5, kept=4, removed=1),
+            _shards(3, 1),
+            "kept 4 in shards holding 3, removed 1 in shards holding 1",
+        ),
         # the rejects shard holds one record more than the workers removed
         (FixReport(read=5, kept=4, removed=1), _shards(4, 2), "removed 1 in shards holding 2"),
         # the workers processed fewer records than the files hold
