@@ -21,6 +21,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.crossrecord.duplicates import _SALT, exact_duplicates
 from curate.crossrecord.leaks import exact_leaks
@@ -35,10 +36,13 @@ from curate.split_names import EVAL, TEST, TRAIN
 
 SAMPLE, MIN_REST = 20_000, 5  # ``without_common``'s defaults, as the store calls it
 ROWS_PER_PART = 1 << 20  # rows per group-by part, about (bounded memory per call)
-PAIRS = pa.schema([("owner", pa.int64()), ("partner", pa.int64()), ("bg", pa.int32())])
-JOINED = pa.schema([("rec", pa.int64()), ("other", pa.int64()), ("bg", pa.int32()), ("group", pa.int8()),
-                    ("shingles", pa.list_(pa.uint32()))])  # fmt: skip
-VERIFIED = PAIRS.append(pa.field("sim", pa.float64()))
+RULE_ROWS = pa.schema([("part", pa.int32()), ("rule", pa.int8()), ("bucket", pa.uint64()), ("member", pa.int64()),
+                       ("bg", pa.int32()), ("right", pa.bool_()), ("group", pa.int8()), ("exact", pa.uint64())])  # fmt: skip
+PAIRS = pa.schema([("owner", pa.int64()), ("partner", pa.int64()), ("bg", pa.int32()), ("rule", pa.int8())])
+JOINED = pa.schema([("rec", pa.int64()), ("other", pa.int64()), ("bg", pa.int32()), ("rule", pa.int8()),
+                    ("group", pa.int8()), ("shingles", pa.list_(pa.uint32()))])  # fmt: skip
+VERIFIED = pa.schema([("owner", pa.int64()), ("partner", pa.int64()), ("bg", pa.int32()), ("sim", pa.float64()),
+                      ("rule", pa.int8())])  # fmt: skip
 
 
 class RaySearch:
@@ -51,6 +55,7 @@ class RaySearch:
         self.parts = max(2 * jobs, self.rows * bands // ROWS_PER_PART + 1)
         self._exact: dict | None = None
         self._sets = None
+        self._near: dict | None = None
 
     def matchers(self) -> dict:
         return {"D001": self.exact_duplicates, "L001": self.exact_leaks, "D002": self.near_duplicates,
@@ -63,18 +68,12 @@ class RaySearch:
         return self._exact_matches()[1] if s.leaks else []
 
     def near_duplicates(self, c, s, skip, store):
-        """D002: as ``duplicates.near_duplicates`` (``skip``: the records D001 reports)."""
-        kwargs = {"column": key_column(s, s.dup), "skip": np.sort(skip), "settings": search(s.dup),
-                  "parts": self.parts}  # fmt: skip
-        return self._near(_dup_members, _pairs_within, kwargs, store.n, same_group=True)
+        """D002, as ``duplicates.near_duplicates``."""
+        return self._near_matches(store.n)[0]
 
     def near_leaks(self, c, s, skip, store):
-        """L002: as ``leaks.near_leaks`` (``skip``: the records L001 reports)."""
-        if not s.leaks:
-            return []
-        kwargs = {"column": key_column(s, s.near_leak), "skip": np.sort(skip), "settings": search(s.near_leak),
-                  "parts": self.parts}  # fmt: skip
-        return self._near(_leak_members, _pairs_across, kwargs, store.n, same_group=False)
+        """L002, as ``leaks.near_leaks``."""
+        return self._near_matches(store.n)[1] if s.leaks else []
 
     def _exact_matches(self) -> tuple[list, list]:
         if self._exact is None:
@@ -82,7 +81,7 @@ class RaySearch:
             if self.rows:
                 ds = self.features.select_columns(["index", "group", "exact"])
                 ds = ds.map_batches(_with_part, batch_format="pyarrow", fn_kwargs={"key": "exact", "parts": self.parts})
-                out = ds.groupby("part").map_groups(_exact_part, batch_format="pyarrow",
+                out = ds.groupby("part", num_partitions=self.parts).map_groups(_exact_part, batch_format="pyarrow",
                                                     fn_kwargs={"settings": self.settings})
                 for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
                     for code in (0, 1):
@@ -92,24 +91,22 @@ class RaySearch:
             self._exact = {code: as_matches(*_joined(found[code])) for code in (0, 1)}
         return self._exact[0], self._exact[1]
 
-    def _near(self, members, pair_rule, kwargs: dict, n: int, same_group: bool) -> list:
-        if not self.rows:
-            return []
-        sets = self._boilerplate_free(n)
-        found = sets.map_batches(members, batch_format="pyarrow", fn_kwargs=kwargs)
-        pairs = found.groupby("part").map_groups(pair_rule, batch_format="pyarrow",
-                                                 fn_kwargs={"fanout": kwargs["settings"].fanout})
-        verified = self._verify(pairs, sets, kwargs["settings"].threshold, same_group)
-        cols: dict[str, list] = {name: [] for name in VERIFIED.names}
-        for batch in verified.iter_batches(batch_size=None, batch_format="numpy"):
-            for name in cols:
-                cols[name].append(batch[name])
-        owner, partner, bg, sim = (np.concatenate(cols[name]) if cols[name] else np.empty(0) for name in cols)
-        order = np.lexsort((partner, bg, owner))  # per owner: its first band group, then its earliest partner
-        owner, partner, sim = owner[order], partner[order], sim[order]
-        first = np.ones(len(owner), dtype=bool)
-        first[1:] = owner[1:] != owner[:-1]
-        return as_matches(owner[first].astype(np.int64), partner[first].astype(np.int64), sim[first])
+    def _near_matches(self, n: int) -> dict:
+        """D002's matches (0) and L002's (1), both searched in the same stages."""
+        if self._near is None:
+            s = self.settings
+            configs = {0: s.dup, 1: s.near_leak}
+            rules = {rule: (key_column(s, config), search(config)) for rule, config in configs.items() if config}
+            found: dict[int, list] = {0: [], 1: []}
+            if self.rows and rules:
+                sets = self._boilerplate_free(n)
+                members = sets.map_batches(_members, batch_format="pyarrow",
+                                           fn_kwargs={"rules": rules, "parts": self.parts})  # fmt: skip
+                pairs = members.groupby("part", num_partitions=self.parts).map_groups(
+                    _bucket_pairs, batch_format="pyarrow", fn_kwargs={"rules": rules})
+                found = self._verify(pairs, sets, rules)
+            self._near = {rule: _earliest(found[rule]) for rule in (0, 1)}
+        return self._near
 
     def _boilerplate_free(self, n: int):
         """The feature rows with each set less its boilerplate, as ``store._sets`` (``without_common``)."""
@@ -127,15 +124,31 @@ class RaySearch:
                 _drop_common, batch_format="pyarrow", fn_kwargs={"common": common}).materialize()
         return self._sets
 
-    def _verify(self, pairs, sets, threshold: float, same_group: bool):
-        """Verified pairs (``VERIFIED``): the partner's set attached by a group-by on the partner, the
-        owner's and the exact Jaccard by a group-by on the owner."""
+    def _verify(self, pairs, sets, rules: dict) -> dict:
+        """Each rule's verified pairs (numpy columns of ``VERIFIED``): the partner's set attached by a
+        group-by on the partner, the owner's and the exact Jaccard by a group-by on the owner."""
         records = sets.map_batches(_record_rows, batch_format="pyarrow", fn_kwargs={"parts": self.parts})
         by_partner = pairs.map_batches(_pair_rows, batch_format="pyarrow", fn_kwargs={"parts": self.parts})
-        attached = by_partner.union(records).groupby("part").map_groups(
+        attached = by_partner.union(records).groupby("part", num_partitions=self.parts).map_groups(
             _attach, batch_format="pyarrow", fn_kwargs={"parts": self.parts})
-        return attached.union(records).groupby("part").map_groups(
-            _verify_part, batch_format="pyarrow", fn_kwargs={"threshold": threshold, "same_group": same_group})
+        verified = attached.union(records).groupby("part", num_partitions=self.parts).map_groups(
+            _verify_part, batch_format="pyarrow", fn_kwargs={"rules": rules})
+        found: dict[int, list] = {0: [], 1: []}
+        for batch in verified.iter_batches(batch_size=None, batch_format="pyarrow"):
+            for rule in (0, 1):
+                found[rule].append(batch.filter(pc.equal(batch["rule"], rule)))
+        return found
+
+
+def _earliest(tables: list) -> list:
+    """Per owner, the earliest partner of its first band group with a verified pair (``earliest_verified``)."""
+    table = pa.concat_tables(tables) if tables else VERIFIED.empty_table()
+    owner, partner, bg, sim = (table[name].to_numpy() for name in ("owner", "partner", "bg", "sim"))
+    order = np.lexsort((partner, bg, owner))
+    owner, partner, sim = owner[order], partner[order], sim[order]
+    first = np.ones(len(owner), dtype=bool)
+    first[1:] = owner[1:] != owner[:-1]
+    return as_matches(owner[first].astype(np.int64), partner[first].astype(np.int64), sim[first])
 
 
 def _joined(parts: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -196,83 +209,81 @@ def _drop_common(batch: pa.Table, common: np.ndarray) -> pa.Table:
     return batch.append_column("size", pa.array(sizes, pa.int64()))
 
 
-def _band_rows(index, keys_column, settings, parts: int, salt=None, extra=None) -> pa.Table:
-    """One row per (record, band): its bucket (band in the high 32 bits), member, band group and part."""
-    keys = _lists(keys_column).values.reshape(len(index), -1).astype(np.uint64)
-    if salt is not None:
-        keys ^= salt[:, None].astype(np.uint64)
-    band = np.arange(keys.shape[1], dtype=np.uint64)
-    bucket = ((band << np.uint64(32)) | keys).reshape(-1)
-    out = {"part": _part_of(bucket, parts), "bucket": bucket, "member": np.repeat(index, keys.shape[1]),
-           "bg": np.tile((band // np.uint64(settings.band_group)).astype(np.int32), len(index))}  # fmt: skip
-    for name, values in (extra or {}).items():
-        out[name] = np.repeat(values, keys.shape[1])
-    return pa.table(out)
-
-
-def _dup_members(batch: pa.Table, column: str, skip: np.ndarray, settings, parts: int) -> pa.Table:
-    """D002's band rows: groups train to test, non-empty sets, not exact copies; keys salted by group."""
-    index, group = batch["index"].to_numpy(), batch["group"].to_numpy()
-    keep = (group >= TRAIN) & (group <= TEST) & (batch["size"].to_numpy() > 0) & ~np.isin(index, skip)
-    batch = batch.filter(pa.array(keep))
-    group = batch["group"].to_numpy()
-    return _band_rows(batch["index"].to_numpy(), batch[column], settings, parts, _SALT[group])
-
-
-def _leak_members(batch: pa.Table, column: str, skip: np.ndarray, settings, parts: int) -> pa.Table:
-    """L002's band rows: training records (not exact leaks) on the left, protected ones on the right."""
+def _members(batch: pa.Table, rules: dict, parts: int) -> pa.Table:
+    """One row per (record, band) of each rule's members (``RULE_ROWS``): D002 (rule 0) the records of groups
+    train to test, keys salted by group; L002 (rule 1) training records (left) and protected ones (right).
+    Only non-empty sets take part; exact copies are left out per bucket (``_copies``)."""
     index, group = batch["index"].to_numpy(), batch["group"].to_numpy()
     has_text = batch["size"].to_numpy() > 0
-    keep = has_text & (((group == TRAIN) & ~np.isin(index, skip)) | (group >= EVAL))
-    batch = batch.filter(pa.array(keep))
-    extra = {"right": batch["group"].to_numpy() >= EVAL, "exact": batch["exact"].to_numpy()}
-    return _band_rows(batch["index"].to_numpy(), batch[column], settings, parts, None, extra)
-
-
-def _pairs_within(part: pa.Table, fanout: int) -> pa.Table:
-    """The bucket cap's pairs of one part's buckets, owned by the later record, band group by band group."""
-    bucket, member, bg = part["bucket"].to_numpy(), part["member"].to_numpy(), part["bg"].to_numpy()
     out = []
-    for g in np.unique(bg):
-        mine = np.flatnonzero(bg == g)
-        order = mine[np.lexsort((member[mine], bucket[mine]))]
-        earlier, later = bucket_pairs(bucket[order], member[order], fanout)
-        out.append((later, earlier, np.full(len(later), g, np.int32)))
-    return _pair_table(out)
+    for rule, (column, settings) in rules.items():
+        keep = has_text & ((group >= TRAIN) & (group <= TEST) if rule == 0 else (group == TRAIN) | (group >= EVAL))
+        rows = np.flatnonzero(keep)
+        keys = _lists(batch[column].take(rows)).values.reshape(len(rows), -1).astype(np.uint64)
+        if rule == 0:
+            keys ^= _SALT[group[rows]][:, None].astype(np.uint64)
+        band = np.arange(keys.shape[1], dtype=np.uint64)
+        bucket = ((band << np.uint64(32)) | keys).reshape(-1)
+        width = keys.shape[1]
+        out.append(pa.table({
+            "part": _part_of(bucket ^ np.uint64(rule), parts), "rule": np.full(len(bucket), rule, np.int8),
+            "bucket": bucket, "member": np.repeat(index[rows], width),
+            "bg": np.tile((band // np.uint64(settings.band_group)).astype(np.int32), len(rows)),
+            "right": np.repeat(group[rows] >= EVAL if rule == 1 else np.zeros(len(rows), bool), width),
+            "group": np.repeat(group[rows], width), "exact": np.repeat(batch["exact"].to_numpy()[rows], width)},
+            schema=RULE_ROWS))  # fmt: skip
+    return pa.concat_tables(out) if out else RULE_ROWS.empty_table()
 
 
-def _pairs_across(part: pa.Table, fanout: int) -> pa.Table:
-    """Training-protected pairs of one part's buckets, owned by the training record; a protected record
-    whose digest an earlier protected member of its bucket has is left out (``near_leaks``'s first copy)."""
-    bucket, member, bg = part["bucket"].to_numpy(), part["member"].to_numpy(), part["bg"].to_numpy()
-    right, exact = part["right"].to_numpy(), part["exact"].to_numpy()
+def _bucket_pairs(part: pa.Table, rules: dict) -> pa.Table:
+    """The bucket cap's pairs ``(owner, partner)`` of one part's buckets, band group by band group: D002's
+    owned by the later record, L002's by the training record."""
+    cols = {name: part[name].to_numpy() for name in RULE_ROWS.names}
     out = []
-    for g in np.unique(bg):
-        mine = np.flatnonzero(bg == g)
-        order = mine[np.lexsort((member[mine], right[mine], bucket[mine]))]
-        b, m, r, e = bucket[order], member[order], right[order], exact[order]
-        first = np.lexsort((m, e, r, b))  # protected copies of one digest in a bucket: the first stays
-        bs, es, rs = b[first], e[first], r[first]
-        copy = np.zeros(len(order), dtype=bool)
-        copy[first[1:]] = (bs[1:] == bs[:-1]) & (es[1:] == es[:-1]) & rs[1:] & rs[:-1]
-        keep = ~copy
-        left, right_member = cross_bucket_pairs(b[keep], m[keep], r[keep], fanout)
-        out.append((left, right_member, np.full(len(left), g, np.int32)))
-    return _pair_table(out)
-
-
-def _pair_table(parts: list) -> pa.Table:
-    if not parts:
+    for rule, (_, settings) in rules.items():
+        for g in np.unique(cols["bg"][cols["rule"] == rule]):
+            mine = np.flatnonzero((cols["rule"] == rule) & (cols["bg"] == g))
+            b, m, r, grp, e = (cols[name][mine] for name in ("bucket", "member", "right", "group", "exact"))
+            order = np.lexsort((m, r, b))
+            b, m, r, grp, e = b[order], m[order], r[order], grp[order], e[order]
+            keep = ~_copies(rule, b, m, r, grp, e)
+            if rule == 0:
+                earlier, later = bucket_pairs(b[keep], m[keep], settings.fanout)
+                out.append((later, earlier, np.full(len(later), g, np.int32), np.full(len(later), 0, np.int8)))
+            else:
+                left, right = cross_bucket_pairs(b[keep], m[keep], r[keep], settings.fanout)
+                out.append((left, right, np.full(len(left), g, np.int32), np.full(len(left), 1, np.int8)))
+    if not out:
         return PAIRS.empty_table()
-    owner, partner, bg = (np.concatenate(x) for x in zip(*parts))
-    return pa.Table.from_arrays([pa.array(owner, pa.int64()), pa.array(partner, pa.int64()), pa.array(bg)],
-                                schema=PAIRS)  # fmt: skip
+    return pa.Table.from_arrays([pa.array(np.concatenate(x)) for x in zip(*out)], schema=PAIRS)
+
+
+def _copies(rule: int, bucket, member, right, group, exact) -> np.ndarray:
+    """Members that an exact rule already reports or a near search leaves out, found in their bucket
+    (copies share every bucket). D002: a member with an earlier one of its group and digest (D001). L002: a
+    training member with a protected one of its digest (L001), a protected member with an earlier
+    protected one of its digest (``near_leaks`` compares first copies)."""
+    order = np.lexsort((member, right, exact, group, bucket) if rule == 0 else (member, right, exact, bucket))
+    b, r, g, e = bucket[order], right[order], group[order], exact[order]
+    same = np.zeros(len(order), dtype=bool)
+    same[1:] = (b[1:] == b[:-1]) & (e[1:] == e[:-1]) & ((g[1:] == g[:-1]) | (rule == 1))
+    copy = np.zeros(len(order), dtype=bool)
+    if rule == 0:
+        copy[order] = same
+        return copy
+    run = np.cumsum(~same) - 1
+    has_right = np.bincount(run, weights=r.astype(np.int64))[run] > 0
+    after_right = same.copy()
+    after_right[1:] &= r[:-1]
+    copy[order] = np.where(r, after_right, has_right)
+    return copy
 
 
 def _record_rows(batch: pa.Table, parts: int) -> pa.Table:
     """The records' sets as ``JOINED`` rows (``other`` -1) keyed by their own index."""
     n = batch.num_rows
-    table = pa.Table.from_arrays([batch["index"], pa.array(np.full(n, -1, np.int64)), pa.array(np.full(n, -1, np.int32)),
+    minus = pa.array(np.full(n, -1, np.int64))
+    table = pa.Table.from_arrays([batch["index"], minus, minus.cast(pa.int32()), minus.cast(pa.int8()),
                                   batch["group"], batch["shingles"]], schema=JOINED)  # fmt: skip
     return table.append_column("part", pa.array(_part_of(batch["index"].to_numpy(), parts)))
 
@@ -280,7 +291,7 @@ def _record_rows(batch: pa.Table, parts: int) -> pa.Table:
 def _pair_rows(batch: pa.Table, parts: int) -> pa.Table:
     """Pairs as ``JOINED`` rows keyed by the partner (``rec``), the owner in ``other``."""
     n = batch.num_rows
-    table = pa.Table.from_arrays([batch["partner"], batch["owner"], batch["bg"], pa.nulls(n, pa.int8()),
+    table = pa.Table.from_arrays([batch["partner"], batch["owner"], batch["bg"], batch["rule"], pa.nulls(n, pa.int8()),
                                   pa.nulls(n, pa.list_(pa.uint32()))], schema=JOINED)  # fmt: skip
     return table.append_column("part", pa.array(_part_of(batch["partner"].to_numpy(), parts)))
 
@@ -297,22 +308,26 @@ def _split(part: pa.Table) -> tuple[pa.Table, pa.Table, np.ndarray]:
 def _attach(part: pa.Table, parts: int) -> pa.Table:
     """Each pair with its partner's group and set, re-keyed by its owner."""
     records, pairs, at = _split(part)
-    table = pa.Table.from_arrays([pairs["other"], pairs["rec"], pairs["bg"], records["group"].take(at),
+    table = pa.Table.from_arrays([pairs["other"], pairs["rec"], pairs["bg"], pairs["rule"], records["group"].take(at),
                                   records["shingles"].take(at)], schema=JOINED)  # fmt: skip
     return table.append_column("part", pa.array(_part_of(pairs["other"].to_numpy(), parts)))
 
 
-def _verify_part(part: pa.Table, threshold: float, same_group: bool) -> pa.Table:
-    """The part's pairs (keyed by owner, the partner's set attached) whose exact Jaccard is at least
-    ``threshold``, as ``verify_pairs`` verifies them; with ``same_group``, pairs of two groups are dropped."""
+def _verify_part(part: pa.Table, rules: dict) -> pa.Table:
+    """The part's pairs (keyed by owner, the partner's set attached) whose exact Jaccard reaches their rule's
+    threshold, as ``verify_pairs`` verifies them; D002 drops pairs of two groups (a salt collision)."""
     records, pairs, at = _split(part)
-    if same_group:
-        same = pairs["group"].to_numpy() == records["group"].take(at).to_numpy()
-        pairs, at = pairs.filter(pa.array(same)), at[same]
-    rows = np.arange(pairs.num_rows, dtype=np.int64)
-    kept, sims = verify_pairs(_lists(records["shingles"].take(at)), _lists(pairs["shingles"]),
-                              np.stack([rows, rows], axis=1), threshold)  # fmt: skip
-    k = kept[:, 0]
-    return pa.Table.from_arrays([pa.array(pairs["rec"].to_numpy()[k]), pa.array(pairs["other"].to_numpy()[k]),
-                                 pa.array(pairs["bg"].to_numpy()[k]), pa.array(sims, pa.float64())],
-                                schema=VERIFIED)  # fmt: skip
+    out = [VERIFIED.empty_table()]
+    for rule, (_, settings) in rules.items():
+        mine = pairs["rule"].to_numpy() == rule
+        if rule == 0:
+            mine &= pairs["group"].to_numpy() == records["group"].take(at).to_numpy()
+        rp, ra = pairs.filter(pa.array(mine)), at[mine]
+        rows = np.arange(rp.num_rows, dtype=np.int64)
+        kept, sims = verify_pairs(_lists(records["shingles"].take(ra)), _lists(rp["shingles"]),
+                                  np.stack([rows, rows], axis=1), settings.threshold)  # fmt: skip
+        k = kept[:, 0]
+        out.append(pa.Table.from_arrays(
+            [pa.array(rp["rec"].to_numpy()[k]), pa.array(rp["other"].to_numpy()[k]), pa.array(rp["bg"].to_numpy()[k]),
+             pa.array(sims, pa.float64()), pa.array(np.full(len(k), rule, np.int8))], schema=VERIFIED))  # fmt: skip
+    return pa.concat_tables(out)
