@@ -49,10 +49,13 @@ class RaySearch:
     """The Ray matchers of one run over its feature rows (``rows.feature_rows``)."""
 
     def __init__(self, features, settings: RuleSettings, jobs: int):
+        import ray
+
         self.features, self.settings = features, settings
         self.rows = features.count()
         bands = max([search(c).bands for c in settings.full_configs] or [1])
-        self.parts = max(2 * jobs, self.rows * bands // ROWS_PER_PART + 1)
+        cpus = int(ray.cluster_resources().get("CPU", jobs))
+        self.parts = max(2 * cpus, self.rows * bands // ROWS_PER_PART + 1)
         self._exact: dict | None = None
         self._sets = None
         self._near: dict | None = None
@@ -219,7 +222,7 @@ def _members(batch: pa.Table, rules: dict, parts: int) -> pa.Table:
     for rule, (column, settings) in rules.items():
         keep = has_text & ((group >= TRAIN) & (group <= TEST) if rule == 0 else (group == TRAIN) | (group >= EVAL))
         rows = np.flatnonzero(keep)
-        keys = _lists(batch[column].take(rows)).values.reshape(len(rows), -1).astype(np.uint64)
+        keys = _lists(batch[column].take(rows)).values.reshape(len(rows), settings.bands).astype(np.uint64)
         if rule == 0:
             keys ^= _SALT[group[rows]][:, None].astype(np.uint64)
         band = np.arange(keys.shape[1], dtype=np.uint64)
