@@ -81,7 +81,7 @@ class RaySearch:
     def _exact_matches(self) -> tuple[list, list]:
         if self._exact is None:
             found: dict[int, tuple[list, list]] = {0: ([], []), 1: ([], [])}
-            if self.rows:
+            if self.rows > 1:  # a pair needs two records
                 ds = self.features.select_columns(["index", "group", "exact"])
                 ds = ds.map_batches(_with_part, batch_format="pyarrow", fn_kwargs={"key": "exact", "parts": self.parts})
                 out = ds.groupby("part", num_partitions=self.parts).map_groups(_exact_part, batch_format="pyarrow",
@@ -101,7 +101,7 @@ class RaySearch:
             configs = {0: s.dup, 1: s.near_leak}
             rules = {rule: (key_column(s, config), search(config)) for rule, config in configs.items() if config}
             found: dict[int, list] = {0: [], 1: []}
-            if self.rows and rules:
+            if self.rows > 1 and rules:
                 sets = self._boilerplate_free(n)
                 members = sets.map_batches(_members, batch_format="pyarrow",
                                            fn_kwargs={"rules": rules, "parts": self.parts})  # fmt: skip
