@@ -274,8 +274,9 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     """Lint files and directories; `splits` maps a path to its split (--split NAME=PATH).
 
     `sources` maps a file path to the file its bytes are read from (a private snapshot);
-    findings still name the path. `processed(files, config, plan)`, when given, reads and processes
-    the records elsewhere (curate.rayengine.lint) and yields `process_chunk`'s results in record order.
+    findings still name the path. `processed(files, config, plan, shared)`, when given, reads and processes
+    the records elsewhere (curate.rayengine.lint) and yields `process_chunk`'s results in record order;
+    `shared` holds the dataset rules' shared values (it may replace cross-record matchers).
     """
     config = config or Config()
     rules = load_rules()
@@ -308,7 +309,7 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
             chunks = progress(chunks, files)
         processed_chunks = _map(chunks, plan, jobs)
     else:
-        processed_chunks = processed(files, config, plan)
+        processed_chunks = processed(files, config, plan, shared)
     for diags, chunk_refs, digests, feats in processed_chunks:
         diagnostics += diags
         table.add(chunk_refs, digests)

@@ -26,6 +26,8 @@ class Results:
         self.options: dict = {}
         self._store: FeatureStore | None = None
         self._results: dict[str, list[Match]] = {}
+        # code -> matcher; another engine may replace some (curate.rayengine.search runs them on Ray)
+        self.matchers = dict(MATCHERS)
 
     def register(self, code: str, options: dict) -> None:
         self.options[code] = options
@@ -44,7 +46,7 @@ class Results:
             absorbed = ABSORBS.get(code)
             skip_codes = [c for c in STRONGER.get(code, ()) if c in selected or c == absorbed]
             skip = self._records(skip_codes)
-            out = MATCHERS[code](store.columns(), store.settings, skip, store)
+            out = self.matchers[code](store.columns(), store.settings, skip, store)
             if absorbed and absorbed not in selected:
                 out = sorted(out + self.result(absorbed), key=lambda m: m.index)
             self._results[code] = out

@@ -104,18 +104,7 @@ class LSHIndex:
             # groups buckets with members in record order.
             packed = np.sort(((band_keys >> np.uint64(idx_bits)) << np.uint64(idx_bits)) | ids)
             member = (packed & low).astype(np.int64)
-            bucket = packed >> np.uint64(idx_bits)
-            new = np.ones(n, dtype=bool)
-            new[1:] = bucket[1:] != bucket[:-1]
-            start = segment_starts(new)
-            rank = np.arange(n) - start
-            pos = np.flatnonzero(rank > 0)
-            rank, start = rank[pos], start[pos]
-            for u in range(min(self.fanout, int(rank.max(initial=0)))):
-                keep = rank > u
-                codes.append(self._code(member[start[keep] + u], member[pos[keep]], n))
-            keep = rank > self.fanout
-            codes.append(self._code(member[pos[keep] - 1], member[pos[keep]], n))
+            codes.append(self._code(*bucket_pairs(packed >> np.uint64(idx_bits), member, self.fanout), n))
         return _decode(codes, n)
 
     def cross_candidates(self, other: LSHIndex) -> np.ndarray:
@@ -134,29 +123,62 @@ class LSHIndex:
             keys = np.concatenate([left_keys, right_keys])
             packed = np.sort(((keys >> np.uint64(idx_bits)) << np.uint64(idx_bits)) | ids)
             sorted_ids = (packed & low).astype(np.int64)
-            bucket = packed >> np.uint64(idx_bits)
-            new = np.ones(total, dtype=bool)
-            new[1:] = bucket[1:] != bucket[:-1]
-            start = segment_starts(new)
-            is_right = sorted_ids >= n_left
-            bucket_id = np.cumsum(new) - 1
-            n_buckets = int(bucket_id[-1]) + 1 if total else 0
-            n_lefts = np.bincount(bucket_id[~is_right], minlength=n_buckets)[bucket_id]
-            n_rights = np.bincount(bucket_id, minlength=n_buckets)[bucket_id] - n_lefts
-            pos = np.flatnonzero((n_lefts > 0) & (n_rights > 0))
-            member, start, is_right = sorted_ids[pos], start[pos], is_right[pos]
-            n_lefts, n_rights = n_lefts[pos], n_rights[pos]
-            for u in range(min(self.fanout, int(np.maximum(n_lefts, n_rights).max(initial=0)))):
-                q = np.flatnonzero(~is_right & (n_rights > u))
-                right_member = sorted_ids[start[q] + n_lefts[q] + u] - n_left
-                codes.append(self._code(member[q], right_member, n_right))
-                q = np.flatnonzero(is_right & (n_lefts > u))
-                codes.append(self._code(sorted_ids[start[q] + u], member[q] - n_left, n_right))
+            left, right = cross_bucket_pairs(packed >> np.uint64(idx_bits), sorted_ids, sorted_ids >= n_left, self.fanout)
+            codes.append(self._code(left, right - n_left, n_right))
         return _decode(codes, n_right)
 
     @staticmethod
     def _code(i: np.ndarray, j: np.ndarray, n_cols: int) -> np.ndarray:
         return i * max(n_cols, 1) + j
+
+
+def bucket_pairs(bucket: np.ndarray, member: np.ndarray, fanout: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bucket cap's pairs ``(earlier, later)`` of members sorted by ``(bucket, member)``: each member
+    with its bucket's first ``fanout`` members and, past them, with its predecessor (``LSHIndex``)."""
+    n = len(member)
+    new = np.ones(n, dtype=bool)
+    new[1:] = bucket[1:] != bucket[:-1]
+    start = segment_starts(new)
+    rank = np.arange(n) - start
+    pos = np.flatnonzero(rank > 0)
+    rank, start = rank[pos], start[pos]
+    earlier, later = [], []
+    for u in range(min(fanout, int(rank.max(initial=0)))):
+        keep = rank > u
+        earlier.append(member[start[keep] + u])
+        later.append(member[pos[keep]])
+    keep = rank > fanout
+    earlier.append(member[pos[keep] - 1])
+    later.append(member[pos[keep]])
+    return np.concatenate(earlier), np.concatenate(later)
+
+
+def cross_bucket_pairs(
+    bucket: np.ndarray, member: np.ndarray, is_right: np.ndarray, fanout: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cross-side pairs ``(left, right)`` of members sorted by bucket, left members first in each, each
+    side in order: each member with the first ``fanout`` members of the other side (``LSHIndex``)."""
+    total = len(member)
+    new = np.ones(total, dtype=bool)
+    new[1:] = bucket[1:] != bucket[:-1]
+    start = segment_starts(new)
+    bucket_id = np.cumsum(new) - 1
+    n_buckets = int(bucket_id[-1]) + 1 if total else 0
+    n_lefts = np.bincount(bucket_id[~is_right], minlength=n_buckets)[bucket_id]
+    n_rights = np.bincount(bucket_id, minlength=n_buckets)[bucket_id] - n_lefts
+    pos = np.flatnonzero((n_lefts > 0) & (n_rights > 0))
+    sorted_ids = member
+    member, start, is_right = sorted_ids[pos], start[pos], is_right[pos]
+    n_lefts, n_rights = n_lefts[pos], n_rights[pos]
+    lefts, rights = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for u in range(min(fanout, int(np.maximum(n_lefts, n_rights).max(initial=0)))):
+        q = np.flatnonzero(~is_right & (n_rights > u))
+        lefts.append(member[q])
+        rights.append(sorted_ids[start[q] + n_lefts[q] + u])
+        q = np.flatnonzero(is_right & (n_lefts > u))
+        lefts.append(sorted_ids[start[q] + u])
+        rights.append(member[q])
+    return np.concatenate(lefts), np.concatenate(rights)
 
 
 def _decode(codes: list[np.ndarray], n_cols: int) -> np.ndarray:
