@@ -59,8 +59,12 @@ class RecordTable:
         self._path_ids: dict[str, int] = {}
         self._split_names: list[str] = []
         self._split_ids: dict[str, int] = {}
-        self._cols = {"path": Column(np.int32), "line": Column(np.int32), "split": Column(np.int8),
-                      "digest": Column(np.uint64)}
+        self._cols = {
+            "path": Column(np.int32),
+            "line": Column(np.int32),
+            "split": Column(np.int8),
+            "digest": Column(np.uint64),
+        }
         self.splits = _SplitNames(self)
 
     def add(self, refs: list[RecordRef], digests: Sequence[int]) -> None:
@@ -84,6 +88,7 @@ class RecordTable:
 
     def location(self, index: int):
         from curate.diagnostics import Location
+
         return Location(self.paths[self._cols["path"].data[index]], self._cols["line"].data[index])
 
     def digest(self, index: int) -> int:
@@ -142,6 +147,7 @@ def _tokenizer(name: str | None):
         return None
     if name not in _TOKENIZERS:
         from curate.tokens import load_tokenizer
+
         _TOKENIZERS[name] = load_tokenizer(name)
     return _TOKENIZERS[name]
 
@@ -161,8 +167,15 @@ def _rules_by_stage(plan: Plan, tokenizer) -> tuple[dict[tuple[str, ...], list],
     rules = load_rules()
     planned = [(rules[code], RuleContext(plan.options.get(code, {}), tokenizer)) for code in plan.record_rules]
     stages = [(), ("line",), ("line", "json"), ("line", "json", "conversation")]
-    by_stage = {stage: [(rule, rule.impl, ctx, rule.trigger is not None) for s in stage for rule, ctx in planned
-                        if rule.requires == s] for stage in stages}
+    by_stage = {
+        stage: [
+            (rule, rule.impl, ctx, rule.trigger is not None)
+            for s in stage
+            for rule, ctx in planned
+            if rule.requires == s
+        ]
+        for stage in stages
+    }
     return by_stage, Scanner({rule.code: rule.trigger for rule, _ in planned if rule.trigger is not None})
 
 
@@ -197,8 +210,17 @@ def process_chunk(records: list[Record], plan: Plan):
 
 
 def _diagnostic(rule: Rule, severity: dict, f: Finding, path: str, line: int) -> Diagnostic:
-    return Diagnostic(rule.code, rule.name, severity.get(rule.code) or f.severity or rule.severity, f.message,
-                      f.path or path, f.line or line, f.pointer, tuple(f.related), record=f.record)
+    return Diagnostic(
+        rule.code,
+        rule.name,
+        severity.get(rule.code) or f.severity or rule.severity,
+        f.message,
+        f.path or path,
+        f.line or line,
+        f.pointer,
+        tuple(f.related),
+        record=f.record,
+    )
 
 
 @dataclass
@@ -267,10 +289,17 @@ def _fingerprint_dataset_findings(diagnostics: list[Diagnostic], table: RecordTa
             d.fingerprint = fingerprint(d, digests.get((d.path, d.line), 0))
 
 
-def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str, str] | None = None,
-               references: Iterable[str] = (), jobs: int = 1, progress=None,
-               tokenizer: str | None = None, sources: dict[str, str] | None = None,
-               processed=None) -> LintResult:
+def lint_paths(
+    paths: list[str],
+    config: Config | None = None,
+    splits: dict[str, str] | None = None,
+    references: Iterable[str] = (),
+    jobs: int = 1,
+    progress=None,
+    tokenizer: str | None = None,
+    sources: dict[str, str] | None = None,
+    processed=None,
+) -> LintResult:
     """Lint files and directories; `splits` maps a path to its split (--split NAME=PATH).
 
     `sources` maps a file path to the file its bytes are read from (a private snapshot);
@@ -283,8 +312,9 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     codes = config.selected()
     overrides = dict(splits or {})
     refs = list(references)
-    files = [FileInfo(f.path, resolve_split(f.path, overrides, config, f.split), "")
-             for f in discover(list(paths), config)]
+    files = [
+        FileInfo(f.path, resolve_split(f.path, overrides, config, f.split), "") for f in discover(list(paths), config)
+    ]
     files += [FileInfo(f.path, "reference", "") for f in discover(refs, config)]
     for info in files:
         info.source = (sources or {}).get(info.path)
@@ -295,10 +325,17 @@ def lint_paths(paths: list[str], config: Config | None = None, splits: dict[str,
     table = RecordTable()
     shared: dict = {}
     split_set = frozenset(f.split for f in files)
-    dataset_rules = {c: rules[c].impl(RuleContext(config.options_for(c), None, table, shared, split_set))
-                     for c in dataset_codes}
-    plan = Plan(record_codes, {c: config.options_for(c) for c in codes}, dict(config.severity),
-                sorted({f for c in dataset_codes for f in rules[c].features}), tokenizer, sorted(split_set))
+    dataset_rules = {
+        c: rules[c].impl(RuleContext(config.options_for(c), None, table, shared, split_set)) for c in dataset_codes
+    }
+    plan = Plan(
+        record_codes,
+        {c: config.options_for(c) for c in codes},
+        dict(config.severity),
+        sorted({f for c in dataset_codes for f in rules[c].features}),
+        tokenizer,
+        sorted(split_set),
+    )
     # validate the tokenizer here so a bad name is one clear error, not one per worker
     _tokenizer(tokenizer)
 

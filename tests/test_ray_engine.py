@@ -94,9 +94,14 @@ def test_every_rule_fixture_case_lints_as_its_snapshot(ray_session, tmp_path, mo
     test_rule_fixtures.py, so equal snapshots mean equal output."""
     import rule_cases
 
+    from curate.rayengine import lint as ray_lint
+
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     differing = []
     for code, name in rule_cases.case_names():
+        # tiny inputs search on the driver, as by default; the Ray search stages cost about 13 s a case
+        # here, and test_planted_set_lints_identically_on_both_engines runs them on all four rules
+        monkeypatch.setattr(ray_lint, "SEARCH_ON_RAY_FROM", 10**9)
         case = rule_cases.cases(code)[name]
         monkeypatch.chdir(rule_cases.copy_fixture(code, tmp_path / f"{code}-{name}"))
         files, case = rule_cases.prepare(case, os.getcwd())
@@ -157,8 +162,10 @@ def _driver_search(*args):
 def test_planted_set_lints_identically_on_both_engines(ray_session, tmp_path, monkeypatch):
     """Identical output; D001, D002, L001 and L002 are searched by Ray stages, not by the driver's matchers."""
     from curate.crossrecord.matching import MATCHERS
+    from curate.rayengine import lint as ray_lint
     from curate.rayengine.rows import MOVED
 
+    monkeypatch.setattr(ray_lint, "SEARCH_ON_RAY_FROM", 0)  # 3,000 records: below the default
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     paths = [os.path.basename(p) for p in _planted(tmp_path, 3000)]

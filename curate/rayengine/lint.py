@@ -31,6 +31,10 @@ from curate.reader import FileInfo
 
 RESULT = pa.schema([("index", pa.int64()), ("result", pa.large_binary())])  # index -1: a batch's result row
 
+# Below this many records the search runs on the driver, as locally: each Ray group-by costs seconds of
+# fixed scheduling, which a small input does not repay (measured in docs/ray.md). The output is the same.
+SEARCH_ON_RAY_FROM = 50_000
+
 
 def lint_paths_ray(
     paths: list[str],
@@ -60,9 +64,10 @@ def _stages(
     connect(address, jobs)
     if plan.tokenizer and os.path.exists(plan.tokenizer):  # workers do not share the driver's directory
         plan = replace(plan, tokenizer=os.path.abspath(plan.tokenizer))
+    records = read_records(files, config.format, config.max_record_bytes)  # fills each file's record count
     results = shared.get(FEATURE)
-    cross = results.store.settings if results is not None and on_ray(results.store.settings) else None
-    records = read_records(files, config.format, config.max_record_bytes)
+    large = sum(f.records for f in files) >= SEARCH_ON_RAY_FROM
+    cross = results.store.settings if results is not None and large and on_ray(results.store.settings) else None
     kwargs = {"plan": plan, "cross": cross}
     processed = records.map_batches(_process, batch_size=CHUNK, batch_format="pyarrow", fn_kwargs=kwargs)
     if results is not None and cross is not None:

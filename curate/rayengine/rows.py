@@ -47,7 +47,9 @@ def feature_rows(base: int, chunk: FeatureChunk, settings: RuleSettings) -> pa.T
     for config in settings.full_configs:
         keys = chunk.keys[config][rows]
         flat = pa.array(keys.reshape(-1), pa.uint32())
-        columns.append(pa.ListArray.from_arrays(pa.array(np.arange(len(rows) + 1, dtype=np.int32) * keys.shape[1]), flat))
+        columns.append(
+            pa.ListArray.from_arrays(pa.array(np.arange(len(rows) + 1, dtype=np.int32) * keys.shape[1]), flat)
+        )
     return pa.Table.from_arrays(columns, schema=schema(settings))
 
 

@@ -84,8 +84,9 @@ class RaySearch:
             if self.rows > 1:  # a pair needs two records
                 ds = self.features.select_columns(["index", "group", "exact"])
                 ds = ds.map_batches(_with_part, batch_format="pyarrow", fn_kwargs={"key": "exact", "parts": self.parts})
-                out = ds.groupby("part", num_partitions=self.parts).map_groups(_exact_part, batch_format="pyarrow",
-                                                    fn_kwargs={"settings": self.settings})
+                out = ds.groupby("part", num_partitions=self.parts).map_groups(
+                    _exact_part, batch_format="pyarrow", fn_kwargs={"settings": self.settings}
+                )
                 for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
                     for code in (0, 1):
                         mine = batch["code"] == code
@@ -106,7 +107,8 @@ class RaySearch:
                 members = sets.map_batches(_members, batch_format="pyarrow",
                                            fn_kwargs={"rules": rules, "parts": self.parts})  # fmt: skip
                 pairs = members.groupby("part", num_partitions=self.parts).map_groups(
-                    _bucket_pairs, batch_format="pyarrow", fn_kwargs={"rules": rules})
+                    _bucket_pairs, batch_format="pyarrow", fn_kwargs={"rules": rules}
+                )
                 found = self._verify(pairs, sets, rules)
             self._near = {rule: _earliest(found[rule]) for rule in (0, 1)}
         return self._near
@@ -118,13 +120,15 @@ class RaySearch:
             if n >= BOILERPLATE_MIN_RECORDS:
                 sample = np.linspace(0, n - 1, min(n, SAMPLE)).astype(np.int64)
                 picked = self.features.select_columns(["index", "shingles"]).map_batches(
-                    _sampled, batch_format="pyarrow", fn_kwargs={"sample": sample})
+                    _sampled, batch_format="pyarrow", fn_kwargs={"sample": sample}
+                )
                 got = [b["shingles"] for b in picked.iter_batches(batch_size=None, batch_format="numpy")]
                 values, counts = np.unique(np.concatenate(got or [np.empty(0, np.uint32)]), return_counts=True)
                 common = values[counts >= max(BOILERPLATE_MIN_RECORDS * len(sample) / n,
                                               BOILERPLATE_SHARE * len(sample))]  # fmt: skip
             self._sets = self.features.map_batches(
-                _drop_common, batch_format="pyarrow", fn_kwargs={"common": common}).materialize()
+                _drop_common, batch_format="pyarrow", fn_kwargs={"common": common}
+            ).materialize()
         return self._sets
 
     def _verify(self, pairs, sets, rules: dict) -> dict:
@@ -132,10 +136,16 @@ class RaySearch:
         group-by on the partner, the owner's and the exact Jaccard by a group-by on the owner."""
         records = sets.map_batches(_record_rows, batch_format="pyarrow", fn_kwargs={"parts": self.parts})
         by_partner = pairs.map_batches(_pair_rows, batch_format="pyarrow", fn_kwargs={"parts": self.parts})
-        attached = by_partner.union(records).groupby("part", num_partitions=self.parts).map_groups(
-            _attach, batch_format="pyarrow", fn_kwargs={"parts": self.parts})
-        verified = attached.union(records).groupby("part", num_partitions=self.parts).map_groups(
-            _verify_part, batch_format="pyarrow", fn_kwargs={"rules": rules})
+        attached = (
+            by_partner.union(records)
+            .groupby("part", num_partitions=self.parts)
+            .map_groups(_attach, batch_format="pyarrow", fn_kwargs={"parts": self.parts})
+        )
+        verified = (
+            attached.union(records)
+            .groupby("part", num_partitions=self.parts)
+            .map_groups(_verify_part, batch_format="pyarrow", fn_kwargs={"rules": rules})
+        )
         found: dict[int, list] = {0: [], 1: []}
         for batch in verified.iter_batches(batch_size=None, batch_format="pyarrow"):
             for rule in (0, 1):
@@ -192,7 +202,7 @@ def _sampled(batch: pa.Table, sample: np.ndarray) -> pa.Table:
 def _lists(column) -> ShingleSets:
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     offsets = np.asarray(arr.offsets, dtype=np.int64)
-    values = np.asarray(arr.values.to_numpy(zero_copy_only=False), dtype=np.uint32)[offsets[0]:offsets[-1]]
+    values = np.asarray(arr.values.to_numpy(zero_copy_only=False), dtype=np.uint32)[offsets[0] : offsets[-1]]
     return ShingleSets(values, offsets - offsets[0])
 
 

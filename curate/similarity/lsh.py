@@ -123,7 +123,9 @@ class LSHIndex:
             keys = np.concatenate([left_keys, right_keys])
             packed = np.sort(((keys >> np.uint64(idx_bits)) << np.uint64(idx_bits)) | ids)
             sorted_ids = (packed & low).astype(np.int64)
-            left, right = cross_bucket_pairs(packed >> np.uint64(idx_bits), sorted_ids, sorted_ids >= n_left, self.fanout)
+            left, right = cross_bucket_pairs(
+                packed >> np.uint64(idx_bits), sorted_ids, sorted_ids >= n_left, self.fanout
+            )
             codes.append(self._code(left, right - n_left, n_right))
         return _decode(codes, n_right)
 
