@@ -71,6 +71,8 @@ class GitIgnores:
                 if part != ".":
                     self._load(folder, os.path.join(folder, ".gitignore"))
                     folder = os.path.join(folder, part)
+            if self.ignored(top, True):  # a folder given by name is walked, as ruff and ripgrep do: only
+                self.lines, self.specs = {}, {}  # the .gitignore files inside it then apply
 
     def enter(self, folder: str) -> None:
         """Read `folder`'s own .gitignore (called for each folder walked, parents first)."""

@@ -60,6 +60,20 @@ def test_honours_gitignore_with_negation_in_a_nested_file(tmp_path):
     assert names(tmp_path / "data") == ["keep.jsonl"]
 
 
+def test_a_folder_git_ignores_is_walked_when_named(tmp_path):
+    """`curate lint out/data` lints the files there although `/out/` is git-ignored (ruff and ripgrep
+    walk a named folder too); a .gitignore inside the named folder still applies."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("/out/\n")
+    (tmp_path / "out" / "data").mkdir(parents=True)
+    (tmp_path / "out" / "data" / ".gitignore").write_text("scratch.jsonl\n")
+    for rel in ("out/data/train.jsonl", "out/data/scratch.jsonl", "train.jsonl"):
+        write_jsonl(tmp_path / rel, REC)
+    assert names(tmp_path) == ["train.jsonl"]
+    assert names(tmp_path / "out" / "data") == ["train.jsonl"]
+    assert names(tmp_path / "out") == [os.path.join("data", "train.jsonl")]
+
+
 def test_exclude_globs_are_relative_to_the_config_file(tmp_path, monkeypatch):
     for rel in ("data/legacy/a.jsonl", "data/train.jsonl", "data/train.bak.jsonl", "node_modules/x.jsonl"):
         os.makedirs(os.path.dirname(tmp_path / rel), exist_ok=True)
