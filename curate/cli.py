@@ -326,34 +326,8 @@ def lint(
         key = signing_key(key_file)  # a bad key is an error before the lint runs
     lint_paths = _lint_paths(engine, ray_address)
     result = lint_paths(paths, cfg, _split_pairs(split_pairs), reference, jobs, progress_for(progress), tokenizer)
-    diagnostics = result.diagnostics
-    if write_baseline:
-        from curate.baseline import write_baseline as save_baseline
-
-        save_baseline(write_baseline, diagnostics)
-        _note(quiet, f"Wrote {len(diagnostics)} findings to {write_baseline}")
-    if baseline:
-        from curate.baseline import filter_new, load_baseline
-
-        diagnostics = filter_new(diagnostics, load_baseline(baseline))
-    fmt = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
-    render = REPORTERS[fmt]
-    if fmt == "text":
-        text = render(
-            result,
-            diagnostics,
-            statistics,
-            color=_use_color(color, bool(output_file)),
-            quiet=0 if output_file else quiet,
-        )
-    else:
-        text = render(result, diagnostics, statistics)
-    if output_file:
-        from curate.atomic import atomic_write_text
-
-        atomic_write_text(output_file, text)
-    elif quiet < 2:
-        write_stdout(text)
+    diagnostics = _against_baseline(result.diagnostics, baseline, write_baseline, quiet)
+    _report(result, diagnostics, output_format, output_file, statistics, color, quiet)
     failed = any(at_or_above(d.severity, cfg.fail_on) for d in diagnostics)
     if certificate:
         if not result.passed():  # a baseline hides findings from CI, never from the certificate
@@ -364,6 +338,37 @@ def lint(
             write_certificate(certificate, result, key)
             _note(quiet, f"{'Signed c' if key else 'C'}ertificate written to {certificate}")
     sys.exit(1 if failed and not write_baseline and not exit_zero else 0)
+
+
+def _against_baseline(diagnostics: list, baseline: str | None, write_baseline: str | None, quiet: int) -> list:
+    """Write the baseline when asked; the findings the baseline does not hold, or all of them."""
+    if write_baseline:
+        from curate.baseline import write_baseline as save_baseline
+
+        save_baseline(write_baseline, diagnostics)
+        _note(quiet, f"Wrote {len(diagnostics)} findings to {write_baseline}")
+    if baseline:
+        from curate.baseline import filter_new, load_baseline
+
+        diagnostics = filter_new(diagnostics, load_baseline(baseline))
+    return diagnostics
+
+
+def _report(result, diagnostics, output_format, output_file, statistics, color, quiet: int) -> None:
+    """Render the findings in the chosen format to `output_file` (atomically) or stdout."""
+    fmt = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    render = REPORTERS[fmt]
+    if fmt == "text":
+        quiet_text = 0 if output_file else quiet
+        text = render(result, diagnostics, statistics, color=_use_color(color, bool(output_file)), quiet=quiet_text)
+    else:
+        text = render(result, diagnostics, statistics)
+    if output_file:
+        from curate.atomic import atomic_write_text
+
+        atomic_write_text(output_file, text)
+    elif quiet < 2:
+        write_stdout(text)
 
 
 def _note(quiet: int, message: str) -> None:
