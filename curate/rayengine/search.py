@@ -32,9 +32,9 @@ from curate.rayengine.rows import key_column
 from curate.similarity import ShingleSets, verify_pairs
 from curate.similarity.arrays import fmix64
 from curate.similarity.lsh import bucket_pairs, cross_bucket_pairs
+from curate.similarity.shingling import common_hashes, drop_common, sample_rows
 from curate.split_names import EVAL, TEST, TRAIN
 
-SAMPLE, MIN_REST = 20_000, 5  # ``without_common``'s defaults, as the store calls it
 ROWS_PER_PART = 1 << 20  # rows per group-by part, about (bounded memory per call)
 RULE_ROWS = pa.schema([("part", pa.int32()), ("rule", pa.int8()), ("bucket", pa.uint64()), ("member", pa.int64()),
                        ("bg", pa.int32()), ("right", pa.bool_()), ("group", pa.int8()), ("exact", pa.uint64())])  # fmt: skip
@@ -118,14 +118,13 @@ class RaySearch:
         if self._sets is None:
             common = np.empty(0, np.uint32)
             if n >= BOILERPLATE_MIN_RECORDS:
-                sample = np.linspace(0, n - 1, min(n, SAMPLE)).astype(np.int64)
+                sample = sample_rows(n)
                 picked = self.features.select_columns(["index", "shingles"]).map_batches(
                     _sampled, batch_format="pyarrow", fn_kwargs={"sample": sample}
                 )
                 got = [b["shingles"] for b in picked.iter_batches(batch_size=None, batch_format="numpy")]
-                values, counts = np.unique(np.concatenate(got or [np.empty(0, np.uint32)]), return_counts=True)
-                common = values[counts >= max(BOILERPLATE_MIN_RECORDS * len(sample) / n,
-                                              BOILERPLATE_SHARE * len(sample))]  # fmt: skip
+                hashes = np.concatenate(got or [np.empty(0, np.uint32)])
+                common = common_hashes(hashes, n, len(sample), BOILERPLATE_SHARE, BOILERPLATE_MIN_RECORDS)
             self._sets = self.features.map_batches(
                 _drop_common, batch_format="pyarrow", fn_kwargs={"common": common}
             ).materialize()
@@ -207,19 +206,13 @@ def _lists(column) -> ShingleSets:
 
 
 def _drop_common(batch: pa.Table, common: np.ndarray) -> pa.Table:
-    """Each set less the ``common`` hashes, unless fewer than ``MIN_REST`` others remain
-    (``without_common``'s rule); a ``size`` column added."""
-    sets = _lists(batch["shingles"])
-    keep = ~np.isin(sets.values, common)
-    running = np.concatenate([[0], np.cumsum(keep)])
-    kept = running[sets.offsets[1:]] - running[sets.offsets[:-1]]
-    keep |= np.repeat(kept < MIN_REST, sets.sizes())
-    running = np.concatenate([[0], np.cumsum(keep)])
-    sizes = running[sets.offsets[1:]] - running[sets.offsets[:-1]]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
-    shingles = pa.ListArray.from_arrays(pa.array(offsets), pa.array(sets.values[keep], pa.uint32()))
+    """Each set less the ``common`` hashes (``drop_common``, as ``without_common`` filters locally);
+    a ``size`` column added."""
+    sets = drop_common(_lists(batch["shingles"]), common)
+    offsets = pa.array(sets.offsets.astype(np.int32))
+    shingles = pa.ListArray.from_arrays(offsets, pa.array(np.asarray(sets.values), pa.uint32()))
     batch = batch.set_column(batch.schema.get_field_index("shingles"), "shingles", shingles)
-    return batch.append_column("size", pa.array(sizes, pa.int64()))
+    return batch.append_column("size", pa.array(sets.sizes(), pa.int64()))
 
 
 def _members(batch: pa.Table, rules: dict, parts: int) -> pa.Table:

@@ -108,12 +108,16 @@ class ShingleSets:
         return ShingleSets(self.values[lo : self.offsets[stop]], self.offsets[start : stop + 1] - lo)
 
 
+MIN_REST = 5  # a record with fewer hashes besides boilerplate is compared whole
+SAMPLE = 20_000  # records the document frequencies are counted on
+
+
 def without_common(
     sets: ShingleSets,
     share: float,
     min_records: int,
-    min_rest: int = 5,
-    sample: int = 20_000,
+    min_rest: int = MIN_REST,
+    sample: int = SAMPLE,
     *,
     in_place: bool = False,
 ) -> ShingleSets:
@@ -129,10 +133,36 @@ def without_common(
     n = len(sets)
     if n < min_records or not len(sets.values):
         return sets
-    common = _common_values(sets, share, min_records, sample)
+    rows = sample_rows(n, sample)
+    starts, stops = sets.offsets[rows], sets.offsets[rows + 1]
+    picked = np.concatenate([sets.values[a:b] for a, b in zip(starts.tolist(), stops.tolist())])
+    return drop_common(sets, common_hashes(picked, n, len(rows), share, min_records), min_rest, in_place=in_place)
+
+
+def sample_rows(n: int, sample: int = SAMPLE) -> np.ndarray:
+    """The up to ``sample`` evenly spaced records of ``n`` that document frequencies are counted on."""
+    return np.linspace(0, n - 1, min(n, sample)).astype(np.int64)
+
+
+def common_hashes(picked: np.ndarray, n: int, sampled: int, share: float, min_records: int) -> np.ndarray:
+    """Sorted hashes in at least ``share`` of the ``sampled`` records (and ``min_records`` of all ``n``),
+    from ``picked``, the sampled records' hashes concatenated (sorted in place)."""
+    picked.sort()  # in place: np.unique's copies cost more than the sample itself
+    new = np.ones(len(picked), dtype=bool)
+    new[1:] = picked[1:] != picked[:-1]
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(picked)))
+    return picked[starts[counts >= max(min_records * sampled / n, share * sampled)]]
+
+
+def drop_common(
+    sets: ShingleSets, common: np.ndarray, min_rest: int = MIN_REST, *, in_place: bool = False
+) -> ShingleSets:
+    """Each set less the sorted ``common`` hashes, unless fewer than ``min_rest`` others remain; a block of
+    records at a time, over ``sets.values`` itself with ``in_place`` (see ``without_common``)."""
     if not len(common):
         return sets
-    values, offsets = sets.values, sets.offsets
+    n, values, offsets = len(sets), sets.values, sets.offsets
     out = values if in_place else np.empty_like(values)
     new_offsets = np.zeros(n + 1, dtype=np.int64)
     written = 0
@@ -147,20 +177,6 @@ def without_common(
         out[written : written + len(kept)] = kept
         written += len(kept)
     return ShingleSets(out[:written], new_offsets)
-
-
-def _common_values(sets: ShingleSets, share: float, min_records: int, sample: int) -> np.ndarray:
-    """Sorted hashes in at least ``share`` of ``sample`` evenly spaced records (and ``min_records`` overall)."""
-    n = len(sets)
-    rows = np.linspace(0, n - 1, min(n, sample)).astype(np.int64)
-    starts, stops = sets.offsets[rows], sets.offsets[rows + 1]
-    picked = np.concatenate([sets.values[a:b] for a, b in zip(starts.tolist(), stops.tolist())])
-    picked.sort()  # in place: np.unique's copies cost more than the sample itself
-    new = np.ones(len(picked), dtype=bool)
-    new[1:] = picked[1:] != picked[:-1]
-    starts = np.flatnonzero(new)
-    counts = np.diff(np.append(starts, len(picked)))
-    return picked[starts[counts >= max(min_records * len(rows) / n, share * len(rows))]]
 
 
 def _record_blocks(offsets: np.ndarray, size: int):
