@@ -256,23 +256,29 @@ def to_messages(data: Any, fmt: Format) -> list[Message] | None:
         system = data[fmt.system_key]
         messages.append(Message("system", system, "/" + fmt.system_key, raw=system))
     base = "/" + fmt.list_key
+    role_key, content_key, native = fmt.role_key, fmt.content_key, fmt.native_roles
     for i, item in enumerate(items):
-        if not isinstance(item, dict):
+        if type(item) is not dict and not isinstance(item, dict):
             continue
-        role, known, alias = fmt.map_role(item.get(fmt.role_key))
+        get = item.get
+        raw_role = get(role_key)
+        if type(raw_role) is str and raw_role in native:  # the common case, without map_role's call
+            role, known, alias = native[raw_role], True, False
+        else:
+            role, known, alias = fmt.map_role(raw_role)
         messages.append(
             Message(
                 role,
-                item.get(fmt.content_key),
+                get(content_key),
                 f"{base}/{i}",
-                fmt.role_key,
-                fmt.content_key,
-                raw=item,
-                known_role=known,
-                alias=alias,
-                weight=item.get("weight"),
-                tool_calls=item.get("tool_calls") or (item if item.get(fmt.role_key) == "function_call" else None),
-                tool_call_id=item.get("tool_call_id"),
+                role_key,
+                content_key,
+                item,
+                known,
+                alias,
+                get("weight"),
+                get("tool_calls") or (item if raw_role == "function_call" else None),
+                get("tool_call_id"),
             )
         )
     return messages

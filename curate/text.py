@@ -37,14 +37,36 @@ def tex_plain(text: str) -> str:
     return text.replace("{", "").replace("}", "")
 
 
+def _ascii_breaks(text: str) -> bool:
+    """Whether `text` holds an ASCII character `str.split()` splits on, other than the space."""
+    return (
+        "\n" in text
+        or "\t" in text
+        or "\r" in text
+        or "\x0b" in text
+        or "\x0c" in text
+        or "\x1c" in text
+        or "\x1d" in text
+        or "\x1e" in text
+        or "\x1f" in text
+    )
+
+
 def normalize(text: str) -> str:
     """NFKC, case-folded, TeX markup dropped (`tex_plain`), whitespace collapsed."""
     if "$" in text or "\\" in text:
         text = tex_plain(text)
-    text = unicodedata.normalize("NFKC", text).casefold()
-    # Already collapsed, the common case, costs no split: every whitespace
-    # character but the ASCII space is non-printable.
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+    # Already collapsed, the common case, costs no split. ASCII text is its own NFKC form and
+    # case-folds as it lower-cases; its only whitespace besides the space is `_ascii_breaks`
+    # (one memchr each, where `isprintable` tests every character). Every other whitespace
+    # character is non-printable.
+    if text.isascii():
+        text = text.lower()
+        collapsed = not _ascii_breaks(text)
+    else:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        collapsed = text.isprintable()
+    if collapsed and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text
     return " ".join(text.split())
 

@@ -11,17 +11,19 @@ from curate.registry import record_rule
 from curate.scan import Trigger
 
 
-def _texts(message) -> list[tuple[str, str]]:
-    """(text, pointer) for a message's content and, in the openai format, its tool-call arguments."""
-    out = [(message.text, message.content_pointer)]
+def _texts(message):
+    """(text, pointer maker) for a message's content and, in the openai format, its tool-call arguments.
+
+    A pointer is built only for a finding: most texts have none.
+    """
+    yield message.text, lambda: message.content_pointer
     calls = message.tool_calls
     if isinstance(calls, list):
         for j, call in enumerate(calls):
             fn = call.get("function") if isinstance(call, dict) else None
             args = fn.get("arguments") if isinstance(fn, dict) else None
             if isinstance(args, str) and args:
-                out.append((args, f"{message.pointer}/tool_calls/{j}/function/arguments"))
-    return out
+                yield args, lambda j=j: f"{message.pointer}/tool_calls/{j}/function/arguments"
 
 
 def _summary(items: list[str]) -> str:
@@ -182,7 +184,7 @@ def secret(record, ctx):
         for text, pointer in _texts(m):
             found = find_secrets(text)
             if found:
-                yield Finding(f"{m.role} message contains a credential: {_summary(found)}", pointer=pointer)
+                yield Finding(f"{m.role} message contains a credential: {_summary(found)}", pointer=pointer())
 
 
 # ---- S002 personal data --------------------------------------------------------------------------
@@ -574,4 +576,4 @@ def pii(record, ctx):
                 continue
             found = find_pii(text)
             if found:
-                yield Finding(f"{m.role} message contains personal data: {_summary(found)}", pointer=pointer)
+                yield Finding(f"{m.role} message contains personal data: {_summary(found)}", pointer=pointer())

@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 from conftest import conv, write_jsonl
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curate.config import Config
@@ -214,4 +214,13 @@ def test_system_prompts_are_not_compared_for_near_duplicates(tmp_path):
     )
 )
 def test_normalize_collapses_whitespace_like_split(text):
+    assert normalize(text) == " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from([chr(i) for i in range(128)] + list("é ß\u00a0\u2028İﬁ\u3000Ⅻ")), max_size=30))
+def test_normalize_is_nfkc_casefold_with_whitespace_collapsed(text):
+    """The ASCII fast path gives what the definition gives: NFKC, case-folded, whitespace collapsed
+    (texts without TeX markup, which `tex_plain` rewrites first)."""
+    text = text.replace("$", "").replace("\\", "")
     assert normalize(text) == " ".join(unicodedata.normalize("NFKC", text).casefold().split())
