@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import importlib
 import os
 import sys
@@ -539,4 +540,7 @@ def fix(
 
 
 def main():
+    # Records die young and free themselves by reference counting; at the default threshold (700) the
+    # cycle collector runs hundreds of times per 20k records and finds nothing: 4-6% of lint's CPU.
+    gc.set_threshold(100_000, 50, 100)
     cli(prog_name="curate")
