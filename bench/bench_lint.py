@@ -11,6 +11,7 @@ The json.loads pass reads the file as lint does (binary lines) and parses each l
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -21,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from synth import write  # noqa: E402
 
+from curate.cli import GC_THRESHOLDS  # noqa: E402
 from curate.config import Config  # noqa: E402
 from curate.engine import lint_paths  # noqa: E402
 
@@ -49,6 +51,7 @@ def main():
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
+    gc.set_threshold(*GC_THRESHOLDS)  # as the curate command runs, for both passes
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "train.jsonl")
         write(path, args.records)
