@@ -1,9 +1,10 @@
 """Per-rule CPU cost of the record rules: microseconds per record, on generated conversations.
 
-    python bench/rule_costs.py [--records 20000]
+    python bench/rule_costs.py [--records 20000] [--input FILE ...]
 
 Each rule runs as the engine runs it: on the records of its stage where its trigger fires
-(curate/scan.py); `(scan)` is the fused scan that decides it, `(parse)` the parse.
+(curate/scan.py); `(scan)` is the fused scan that decides it, `(parse)` the parse. `--input` measures
+the records of dataset files (JSON lines, any format curate reads) instead of generated ones.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from curate.scan import Scanner  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--input", nargs="+", metavar="FILE", help="dataset files to measure instead")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "train.jsonl")
-        write(path, args.records)
-        records = list(read_file(FileInfo(path, "train", ""), None, 0, 10**9))
+        paths = args.input or [os.path.join(tmp, "train.jsonl")]
+        if not args.input:
+            write(paths[0], args.records)
+        records = [rec for path in paths for rec in read_file(FileInfo(path, "train", ""), None, 0, 10**9)]
         start = time.process_time()
         for rec in records:
             parse(rec)
