@@ -28,7 +28,8 @@ def _save_tokenizer(folder, chat_template=None, bos_eos=False) -> str:
         backend.post_processor = tokenizers.processors.TemplateProcessing(
             single="<s> $A </s>", special_tokens=[("<s>", 7), ("</s>", 8)]
         )
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
+    special = {"bos_token": "<s>", "eos_token": "</s>"} if bos_eos else {}
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", **special)
     if chat_template:
         tok.chat_template = chat_template
     tok.save_pretrained(str(folder))
@@ -79,6 +80,15 @@ def test_exact_count_through_the_chat_template(run, tmp_path, data):
         f"1: example has 14 tokens (exact), over max_tokens 7: {tail}",
         f"2: example has 8 tokens (exact), over max_tokens 7: {tail}",
     ]
+
+
+def test_a_template_that_writes_bos_counts_it_once(run, tmp_path, data):
+    # Llama-style: the template writes <s> and the tokenizer would add <s> ... </s> to any text it encodes;
+    # the conversation is tokenized as its template renders it, with no second BOS or an EOS
+    tok = _save_tokenizer(tmp_path / "tok", "{{ bos_token }}" + TEMPLATE, bos_eos=True)
+    tail = "the reply would be truncated in training"
+    assert _q002(run, tok, 15) == []  # 14 as above, plus the template's <s>
+    assert _q002(run, tok, 14) == [f"1: example has 15 tokens (exact), over max_tokens 14: {tail}"]
 
 
 def test_a_template_that_rejects_the_conversation_counts_the_plain_text(run, tmp_path, data):
