@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import importlib
 import os
 import sys
@@ -538,19 +539,40 @@ def fix(
     click.echo(report.describe())
 
 
-# Commands that run torch (MKL and OpenMP threads, tuned by their own settings): left as they are.
+# Commands that run torch (MKL and OpenMP threads, with their own settings): main leaves them as they are.
 _TORCH_COMMANDS = ("train", "export")
 
 
 def main():
-    """The `curate` console script (and `python -m curate`).
+    """The `curate` console script (and `python -m curate`), with start-up settings (bench/bench_startup.py).
 
-    curate does no linear algebra, yet numpy's bundled OpenBLAS starts a thread per core when numpy is
-    imported, and those threads spin for a while: about 60 ms of CPU on every run of a small lint. Each
-    command but train and export therefore runs with one OpenBLAS thread unless OPENBLAS_NUM_THREADS is
-    already set (torch reads MKL_NUM_THREADS and OMP_NUM_THREADS, not this). Set here, before the first
-    import of numpy, and not on import of `curate`, so a program that imports curate keeps its own BLAS.
+    Every command but train and export runs
+    - with one OpenBLAS thread unless OPENBLAS_NUM_THREADS is set: curate does no linear algebra, yet
+      numpy's OpenBLAS starts a thread per core on import, which spins a while (about 60 ms of CPU per
+      small lint); torch reads MKL_NUM_THREADS and OMP_NUM_THREADS, not this variable;
+    - without cyclic garbage collection during start-up (`_collect_after_start_up`).
+    Set here, before numpy's first import, not on `import curate`: a program that imports curate keeps
+    its own settings.
     """
     if (sys.argv[1:2] or [""])[0] not in _TORCH_COMMANDS:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        _collect_after_start_up()
     cli(prog_name="curate")
+
+
+def _collect_after_start_up(threshold: int = 100_000) -> None:
+    """No cyclic garbage collection in the first `threshold` allocations: start-up's imports make no garbage.
+
+    Importing the rules, numpy and the engine allocates tens of thousands of objects that live until exit,
+    and the default threshold (700) scans them in about 30 collections (12-20 ms of a small lint). The
+    first collection (a small lint ends before it) restores the thresholds there were; the callback is a
+    no-op from then on.
+    """
+    before = gc.get_threshold()
+
+    def restore(phase: str, info: dict) -> None:
+        if phase == "stop" and gc.get_threshold()[0] == threshold:
+            gc.set_threshold(*before)
+
+    gc.callbacks.append(restore)
+    gc.set_threshold(threshold, *before[1:])
