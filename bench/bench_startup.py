@@ -1,6 +1,6 @@
 """Start-up cost: `curate lint` on a 5-record file, interpreter start included, against `python -c pass`.
 
-    python bench/bench_startup.py [--runs 21] [--records 5] [--importtime]
+    python bench/bench_startup.py [--runs 21] [--records 5] [--importtime] [--before OTHER/bin/curate]
 
 Both commands run as fresh processes, interleaved (so a change in machine load hits both alike), with
 the installed `curate` console script beside this interpreter. Each run is timed from spawn to exit,
@@ -8,6 +8,8 @@ wall-clock and CPU (user + system of the child: steadier than wall on a loaded m
 are reported. A first, untimed run writes the bytecode cache (the children run without
 PYTHONDONTWRITEBYTECODE, as an installed package would). `--importtime` also lists the slowest
 imports of one lint run (`python -X importtime -m curate lint ...`, cumulative milliseconds).
+`--before` times another install's `curate` script in the same interleaved loop (e.g. a checkout of
+the code before a change, with its own virtual environment), for before/after medians from one run.
 """
 
 from __future__ import annotations
@@ -65,24 +67,30 @@ def main():
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--records", type=int, default=5)
     parser.add_argument("--importtime", action="store_true", help="Also list the slowest imports of one run.")
+    parser.add_argument("--before", metavar="CURATE", help="Another install's curate script, timed in the same loop.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         write(os.path.join(tmp, "train.jsonl"), args.records)
-        lint = [curate_script(), "lint", "train.jsonl"]
-        baseline = [sys.executable, "-c", "pass"]
-        timed(lint, tmp)  # warm the file cache and write the bytecode
-        runs: dict[str, list[tuple[float, float]]] = {"pass": [], "lint": []}
+        commands = {"pass": [sys.executable, "-c", "pass"], "lint": [curate_script(), "lint", "train.jsonl"]}
+        labels = {"pass": "python -c pass", "lint": "curate lint train.jsonl"}
+        if args.before:
+            commands["before"] = [os.path.abspath(args.before), "lint", "train.jsonl"]
+            labels["before"] = "--before lint"
+        for command in commands.values():
+            timed(command, tmp)  # warm the file cache and write the bytecode
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
         for _ in range(args.runs):
-            runs["lint"].append(timed(lint, tmp))
-            runs["pass"].append(timed(baseline, tmp))
+            for name, command in commands.items():
+                runs[name].append(timed(command, tmp))
         print(f"runs: {args.runs}, records: {args.records}, python {sys.version.split()[0]}, median (min) seconds")
         medians = {}
-        for name, label in (("pass", "python -c pass"), ("lint", "curate lint train.jsonl")):
+        for name, label in labels.items():
             walls, cpus = zip(*runs[name])
             medians[name] = statistics.median(walls)
             cpu = statistics.median(cpus)
             print(f"{label:24}  wall {medians[name]:.3f} ({min(walls):.3f})  CPU {cpu:.3f} ({min(cpus):.3f})")
         print(f"curate's own share:       wall {medians['lint'] - medians['pass']:.3f}")
+        print(f"load average:             {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.importtime:
             print("slowest imports (cumulative ms):")
             for micros, name in slowest_imports(["-m", "curate", "lint", "train.jsonl"], tmp, 25):

@@ -539,11 +539,26 @@ def fix(
     click.echo(report.describe())
 
 
+# Commands that run torch (MKL and OpenMP threads, with their own settings): main leaves them as they are.
+_TORCH_COMMANDS = ("train", "export")
 # Records die young and free themselves by reference counting; at the default threshold (700) the
-# cycle collector runs hundreds of times per 20k records and finds nothing: 4-6% of lint's CPU.
+# cycle collector runs hundreds of times per 20k records and finds nothing: 4-6% of lint's CPU,
+# and about 30 collections (12-20 ms) of a small lint's start-up, whose imports make no garbage.
 GC_THRESHOLDS = (100_000, 50, 100)
 
 
 def main():
-    gc.set_threshold(*GC_THRESHOLDS)
+    """The `curate` console script (and `python -m curate`), with start-up settings (bench/bench_startup.py).
+
+    Every command but train and export runs
+    - with one OpenBLAS thread unless OPENBLAS_NUM_THREADS is set: curate does no linear algebra, yet
+      numpy's OpenBLAS starts a thread per core on import, which spins a while (about 60 ms of CPU per
+      small lint); torch reads MKL_NUM_THREADS and OMP_NUM_THREADS, not this variable;
+    - with the cycle collector's thresholds raised to `GC_THRESHOLDS`.
+    Set here, before numpy's first import, not on `import curate`: a program that imports curate keeps
+    its own settings.
+    """
+    if (sys.argv[1:2] or [""])[0] not in _TORCH_COMMANDS:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        gc.set_threshold(*GC_THRESHOLDS)
     cli(prog_name="curate")

@@ -9,10 +9,8 @@ text.
 
 from __future__ import annotations
 
-import bz2
 import gzip
 import io
-import lzma
 import os
 import re
 import zlib
@@ -184,8 +182,12 @@ def decompressed(stream, compression: str):
     if compression == "gzip":
         return gzip.GzipFile(fileobj=stream, mode="rb")
     if compression == "bz2":
+        import bz2  # imported here, as lzma below: most runs read no bz2 or xz file
+
         return bz2.BZ2File(stream, "rb")
     if compression == "xz":
+        import lzma
+
         return io.BufferedReader(_OSErrors(lzma.LZMAFile(stream, "rb")))
     return io.BufferedReader(_Zstd(stream))
 
@@ -208,6 +210,8 @@ class _OSErrors(io.RawIOBase):
         return True
 
     def readinto(self, buffer):
+        import lzma
+
         try:
             return self.reader.readinto(buffer)
         except lzma.LZMAError as exc:

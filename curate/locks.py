@@ -19,7 +19,6 @@ import stat
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from curate.atomic import before_replace
 from curate.errors import CurateError
 
 if TYPE_CHECKING:  # typing.Self is Python 3.11+
@@ -105,6 +104,8 @@ class StableInputs:
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Self:
+        from curate.atomic import before_replace  # here: it imports shutil and tempfile, which a lint needs not
+
         _allow_open_files(len(self.paths) + 64)
         try:
             for path in self.paths:

@@ -326,7 +326,7 @@ _POWER_TABLES: list[np.ndarray] = []
 def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
     """``B**q`` and ``B**-q`` modulo 2**64 for ``q < size`` (cached, grown by doubling)."""
     if not _POWER_TABLES or len(_POWER_TABLES[0]) < size:
-        length = max(size, 2 * len(_POWER_TABLES[0]) if _POWER_TABLES else _FAST_BATCH_BYTES)
+        length = max(size, 2 * len(_POWER_TABLES[0]) if _POWER_TABLES else 4096)  # a small lint builds no 1M table
         tables = []
         for base in (_POLY_BASE, pow(_POLY_BASE, -1, 1 << 64)):
             table = np.full(length, base, dtype=np.uint64)
