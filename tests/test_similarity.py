@@ -30,6 +30,7 @@ from curate.similarity import (
     shingles,
     verify_pairs,
 )
+from curate.similarity.minhash import mt19937_uint32
 
 HAS_SCHEMES = "scheme" in inspect.signature(MinHash.__init__).parameters
 SCHEMES = [
@@ -411,3 +412,12 @@ def test_connected_components():
     assert labels.max() == 1
     assert len(set(labels[perm[:1000]])) == 1
     assert len(set(labels[perm[1000:]])) == 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 12345, 2**32 - 1])
+def test_mt19937_draws_equal_random_state(seed):
+    """The affine32 permutations need numpy.random's Mersenne Twister, not its import: same outputs."""
+    expected = np.random.RandomState(seed).randint(0, 1 << 32, 1000, dtype=np.uint32)
+    assert (mt19937_uint32(seed, 1000) == expected).all()
+    with pytest.raises(ValueError, match="seed"):
+        mt19937_uint32(1 << 32, 1)
