@@ -124,10 +124,11 @@ def _other_words(text: str) -> bool:
 
 def _computable(prompt: str) -> tuple[str, Fraction] | None:
     """(expression, value) when the prompt is only a request to compute one expression."""
-    if len(prompt) > 300 or not _OPERATION.search(prompt):
+    if len(prompt) > 300:
         return None
     text = prose(prompt)
-    if _other_words(text):
+    # each test alone rules the prompt out: the word test first, as the cheaper one and the one prose fails
+    if _other_words(text) or not _OPERATION.search(prompt):
         return None
     found = _aggregate(text)
     if found:

@@ -80,17 +80,23 @@ def only_placeholder(text: str, reply: bool) -> str | None:
     return None
 
 
-def _fields(record):
-    """(text, pointer, is reply) for each message, alpaca's `instruction` and `input` apart."""
-    if record.fmt == "alpaca" and isinstance(record.data, dict):
-        for key in ("system", "instruction", "input", "output"):
-            value = record.data.get(key)
-            if isinstance(value, str):
-                yield value, f"/{key}", key == "output"
-        return
-    for m in record.messages:
-        if m.role in ("user", "assistant", "system"):
-            yield m.text, m.content_pointer, m.role == "assistant"
+_ALPACA_FIELDS = tuple((key, f"/{key}", key == "output") for key in ("system", "instruction", "input", "output"))
+_ROLES = frozenset(("user", "assistant", "system"))
+
+
+def _fields(record) -> list[tuple[str, object, bool]]:
+    """(text, its pointer or the message whose content it is, is reply) for each message, alpaca's `instruction`
+    and `input` apart (a message's pointer is built only for a finding: most messages have none)."""
+    data = record.data
+    if record.fmt == "alpaca" and isinstance(data, dict):
+        return [(v, pointer, reply) for key, pointer, reply in _ALPACA_FIELDS if isinstance(v := data.get(key), str)]
+    return [(m.text, m, m.role == "assistant") for m in record.messages if m.role in _ROLES]
+
+
+def _located(at, reply: bool) -> tuple[str, str]:
+    """(pointer, what the finding calls the field) for a field `_fields` gave."""
+    pointer = at if isinstance(at, str) else at.content_pointer
+    return pointer, "reply" if reply else ("input" if pointer == "/input" else "prompt")
 
 
 def _slot(text: str) -> str | None:
@@ -144,12 +150,12 @@ def placeholder_content(record, ctx):
     slot.
     """
     asked_template = None
-    for text, pointer, reply in _fields(record):
+    for text, at, reply in _fields(record):
         if not text:
             continue
-        where = "reply" if reply else ("input" if pointer == "/input" else "prompt")
         found = only_placeholder(text, reply)
         if found:
+            pointer, where = _located(at, reply)
             yield Finding(
                 f"{where} is only the placeholder {found[:40]!r}",
                 pointer=pointer,
@@ -161,6 +167,7 @@ def placeholder_content(record, ctx):
             if asked_template is None:
                 asked_template = bool(_TEMPLATING.search(user_text(record.messages)))
             if not asked_template:
+                pointer, where = _located(at, reply)
                 yield Finding(
                     f"{where} holds an unfilled template slot {slot[:40]!r}",
                     pointer=pointer,

@@ -86,10 +86,10 @@ def _may_point(text: str, first_turn: bool) -> bool:
     """False when an ASCII text holds none of the words a media, link or (first turn) document reference needs."""
     if not text.isascii():
         return True
-    text = text.lower()
-    if any(s in text for s in _MEDIA_STEMS):
+    found = text.lower().__contains__
+    if any(map(found, _MEDIA_STEMS)):
         return True
-    return first_turn and ("http" in text or "www." in text or any(s in text for s in _DOC_POINTERS))
+    return first_turn and (found("http") or found("www.") or any(map(found, _DOC_POINTERS)))
 
 
 def _words(text: str) -> int:
