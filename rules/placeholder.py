@@ -43,6 +43,7 @@ _EMPTY_WORDS = {
     "todo",
     "...",
 }
+_EMPTY_STARTS = frozenset(w[0] for w in _EMPTY_WORDS)
 # In a reply these can be a real answer ("Which of these numbers is prime? None."): a reply must be clearer.
 _ANSWER_WORDS = {"none", "nothing", "-", "--", "empty", "blank", "nil", "..."}
 _MARKER = re.compile(r"^\s*[<\[(]\s*no[ _-]?(?:output|input|response|answer)\s*[>\])]", re.I)
@@ -72,6 +73,9 @@ def only_placeholder(text: str, reply: bool) -> str | None:
     marker = _MARKER.match(text)
     if marker and reply:
         return marker.group(0).strip()
+    start = text.strip(_STRIP)[:1]
+    if start and start.isascii() and not start.isspace() and start.lower() not in _EMPTY_STARTS:
+        return None  # the bare form starts with this character in lower case (it is not empty): no placeholder does
     bare = _bare(text)
     if not bare and text.strip().strip(".-") == "":
         bare = text.strip()
