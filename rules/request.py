@@ -82,20 +82,14 @@ _MEDIA_STEMS = (
 _DOC_POINTERS = ("following", "given", "provided", "below", "attached", "this", "above")
 
 
-def _any_of(words) -> re.Pattern:
-    """A pattern found in a text exactly when one of `words` is a substring of it (one pass, not one a word)."""
-    return re.compile("|".join(map(re.escape, words)))
-
-
-_MEDIA_STEM = _any_of(_MEDIA_STEMS)
-_FIRST_TURN_STEM = _any_of((*_MEDIA_STEMS, "http", "www.", *_DOC_POINTERS))
-
-
 def _may_point(text: str, first_turn: bool) -> bool:
     """False when an ASCII text holds none of the words a media, link or (first turn) document reference needs."""
     if not text.isascii():
         return True
-    return (_FIRST_TURN_STEM if first_turn else _MEDIA_STEM).search(text.lower()) is not None
+    found = text.lower().__contains__
+    if any(map(found, _MEDIA_STEMS)):
+        return True
+    return first_turn and (found("http") or found("www.") or any(map(found, _DOC_POINTERS)))
 
 
 def _words(text: str) -> int:
@@ -257,11 +251,8 @@ _NON_TEXT_WORDS = (
 )
 
 
-_NON_TEXT_WORD = _any_of(_NON_TEXT_WORDS)
-
-
 def _non_text(prompt: str) -> str | None:
-    if prompt.isascii() and not _NON_TEXT_WORD.search(prompt.lower()):
+    if prompt.isascii() and not any(map(prompt.lower().__contains__, _NON_TEXT_WORDS)):
         return None
     text = prose(prompt)
     m = _NON_TEXT.search(text)
