@@ -61,8 +61,9 @@ _READ_VERB = re.compile(
 _ABOUT_URLS = re.compile(r"\b(?:urls?|domains?|hyperlinks?|regex|html|links? (?:text|format)|shorten|valid)\b", re.I)
 
 
-# Substrings every match of `_MEDIA_REF`, `_URL` and `_DOC_REF` holds (in lower case): the cheap test first.
-_MEDIA_STEMS = (
+# Substrings one of which every match of a pattern holds, in lower case: the cheap test first. In an ASCII text
+# IGNORECASE folds only ASCII letters, so a match's text lower-cased holds the substring; other text runs the pattern.
+_MEDIA_STEMS = (  # `_MEDIA_REF`
     "image",
     "pic",
     "photo",
@@ -79,17 +80,57 @@ _MEDIA_STEMS = (
     "x-ray",
     "file",
 )
-_DOC_POINTERS = ("following", "given", "provided", "below", "attached", "this", "above")
+_LINK_STEMS = ("http", "www.")  # `_URL`
+_DOC_POINTERS = ("following", "given", "provided", "below", "attached", "this", "above")  # `_DOC_REF`
+_INPUT_POINTERS = (  # `_INPUT_REF`
+    "following",
+    "given",
+    "provided",
+    "above",
+    "below",
+    "attached",
+    "specified",
+    "mentioned",
+    "shown",
+)
+_CODE_WORDS = (  # `_CODE_TASK` ("class" for "classifier", "java" for "javascript")
+    "function",
+    "program",
+    "code",
+    "script",
+    "algorithm",
+    "method",
+    "class",
+    "query",
+    "regex",
+    "regular expression",
+    "python",
+    "java",
+    "c++",
+    "c#",
+    "sql",
+    "html",
+    "css",
+    "bash",
+    "shell",
+    "api",
+    "implement",
+    "compile",
+    "loop",
+    "machine learning",
+    "neural network",
+    "train a model",
+)
 
 
-def _may_point(text: str, first_turn: bool) -> bool:
+def _holds(low: str | None, stems: tuple[str, ...]) -> bool:
+    """Whether a lower-cased ASCII text holds one of `stems`; True for a text that is not ASCII (`low` None)."""
+    return low is None or any(map(low.__contains__, stems))
+
+
+def _may_point(low: str | None, first_turn: bool) -> bool:
     """False when an ASCII text holds none of the words a media, link or (first turn) document reference needs."""
-    if not text.isascii():
-        return True
-    found = text.lower().__contains__
-    if any(map(found, _MEDIA_STEMS)):
-        return True
-    return first_turn and (found("http") or found("www.") or any(map(found, _DOC_POINTERS)))
+    return _holds(low, _MEDIA_STEMS) or (first_turn and _holds(low, _LINK_STEMS + _DOC_POINTERS))
 
 
 def _words(text: str) -> int:
@@ -100,24 +141,26 @@ def _missing(prompt: str, first_turn: bool, no_input: bool = False) -> str | Non
     """What the prompt points at that the conversation does not hold, or None (`no_input`: an alpaca record
     whose `input` is empty or a placeholder, `prompt` then being its instruction)."""
     text = prose(prompt)
-    if not no_input and not _may_point(text, first_turn):
+    low = text.lower() if text.isascii() else None  # for the substring tests before each pattern (see `_holds`)
+    if not no_input and not _may_point(low, first_turn):
         return None
-    if _CODE_TASK.search(_URL.sub(" ", text)):
+    links = _holds(low, _LINK_STEMS)  # without them `_URL` finds nothing and replaces nothing
+    if (links or _holds(low, _CODE_WORDS)) and _CODE_TASK.search(_URL.sub(" ", text) if links else text):
         return None
-    m = _MEDIA_REF.search(text)
+    m = _holds(low, _MEDIA_STEMS) and _MEDIA_REF.search(text)
     if m:
         return f"refers to {m.group(0).strip()!r}, which a text conversation cannot hold"
-    urls = _URL.findall(text)
+    urls = _URL.findall(text) if links else []
     if urls and first_turn:
         rest = _URL.sub(" ", text)
         if _words(rest) <= 30 and _READ_VERB.search(rest) and not _ABOUT_URLS.search(rest):
             return f"asks to read {urls[0][:60]!r}, a link whose content is not in the conversation"
-    if no_input:
+    if no_input and _holds(low, _INPUT_POINTERS):
         for m in _INPUT_REF.finditer(text):
             after = text[m.end() :]
             if _words(after) <= 12 and not _MATERIAL.search(after):
                 return f"refers to {m.group(0).strip()!r}, but the input is empty"
-    if first_turn:
+    if first_turn and _holds(low, _DOC_POINTERS):
         for m in _DOC_REF.finditer(text):
             after = text[m.end() :].strip(" \t\r\n.:;?!\"'")
             if not after or only_placeholder(after, False):
