@@ -294,10 +294,35 @@ _NON_TEXT_WORDS = (
 )
 
 
+# `_NON_TEXT` in parts, for a test before it: its first branch is one of `_ACTS` as a whole word, its second one of
+# `_MAKES` as a whole word and one of `_DELIVERABLES` anywhere. In an ASCII text IGNORECASE folds only ASCII
+# letters and a whole word is a maximal run of [A-Za-z0-9_]: `_WORD_RUNS` makes every other byte a space.
+_ACTS = frozenset(b"draw sketch paint illustrate render animate photograph film record sing hum".split())
+_MAKES = frozenset(b"design create generate make produce build compose take upload send".split())
+_DELIVERABLES = (
+    *("logo", "icon", "image", "picture", "photo", "illustration", "drawing", "painting", "sketch", "poster"),
+    *("infographic", "animation", "video", "gif", "3d model", "audio", "sound", "recording", "podcast episode"),
+    *("melody", "tune", "collage", "visual", "chart", "graph", "diagram", "mock", "wireframe"),
+)
+_WORD_RUNS = bytes(
+    c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 or c == 95 else 32 for c in range(256)
+)
+
+
+def _may_ask(text: str) -> bool:
+    """False when `_NON_TEXT` cannot match an ASCII text."""
+    words = text.encode().translate(_WORD_RUNS).split()
+    if not _ACTS.isdisjoint(words):
+        return True
+    return not _MAKES.isdisjoint(words) and any(map(text.lower().__contains__, _DELIVERABLES))
+
+
 def _non_text(prompt: str) -> str | None:
     if prompt.isascii() and not any(map(prompt.lower().__contains__, _NON_TEXT_WORDS)):
         return None
     text = prose(prompt)
+    if text.isascii() and not _may_ask(text):
+        return None
     m = _NON_TEXT.search(text)
     if not m or _TEXT_FORM.search(text):
         return None
