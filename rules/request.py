@@ -123,6 +123,9 @@ _CODE_WORDS = (  # `_CODE_TASK` ("class" for "classifier", "java" for "javascrip
 )
 
 
+_FIRST_TURN_STEMS = _LINK_STEMS + _DOC_POINTERS
+
+
 def _holds(low: str | None, stems: tuple[str, ...]) -> bool:
     """Whether a lower-cased ASCII text holds one of `stems`; True for a text that is not ASCII (`low` None)."""
     return low is None or any(map(low.__contains__, stems))
@@ -130,7 +133,7 @@ def _holds(low: str | None, stems: tuple[str, ...]) -> bool:
 
 def _may_point(low: str | None, first_turn: bool) -> bool:
     """False when an ASCII text holds none of the words a media, link or (first turn) document reference needs."""
-    return _holds(low, _MEDIA_STEMS) or (first_turn and _holds(low, _LINK_STEMS + _DOC_POINTERS))
+    return _holds(low, _MEDIA_STEMS) or (first_turn and _holds(low, _FIRST_TURN_STEMS))
 
 
 def _words(text: str) -> int:
