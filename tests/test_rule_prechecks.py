@@ -29,7 +29,9 @@ def _findings(tmp_path, code: str, records: list[dict]) -> list[tuple[int, str]]
     return [(d["line"], d["code"]) for d in json.loads(result.output)["diagnostics"]]
 
 
-_GERMAN = "Die Inflation wird vor allem durch eine steigende Nachfrage verursacht und nicht durch das Angebot der Waren."
+_GERMAN = (
+    "Die Inflation wird vor allem durch eine steigende Nachfrage verursacht und nicht durch das Angebot der Waren."
+)
 
 
 def test_q011_finds_foreign_function_words_in_upper_case_and_between_unusual_separators(tmp_path):
