@@ -260,43 +260,6 @@ _PRETEND = re.compile(
 )
 
 
-# Words one of which every match of `_NON_TEXT` holds (lower-cased; masking code only adds spaces): the cheap test.
-_NON_TEXT_WORDS = (
-    "draw",
-    "sketch",
-    "paint",
-    "illustrat",
-    "render",
-    "animat",
-    "photo",
-    "film",
-    "record",
-    "sing",
-    "hum",
-    "logo",
-    "icon",
-    "image",
-    "picture",
-    "poster",
-    "infographic",
-    "video",
-    "gif",
-    "3d",
-    "audio",
-    "sound",
-    "podcast",
-    "melody",
-    "tune",
-    "collage",
-    "visual",
-    "chart",
-    "graph",
-    "diagram",
-    "mock",
-    "wireframe",
-)
-
-
 # `_NON_TEXT` in parts, for a test before it: its first branch is one of `_ACTS` as a whole word, its second one of
 # `_MAKES` as a whole word and one of `_DELIVERABLES` anywhere. In an ASCII text IGNORECASE folds only ASCII
 # letters and a whole word is a maximal run of [A-Za-z0-9_]: `_WORD_RUNS` makes every other byte a space.
@@ -321,8 +284,6 @@ def _may_ask(text: str) -> bool:
 
 
 def _non_text(prompt: str) -> str | None:
-    if prompt.isascii() and not any(map(prompt.lower().__contains__, _NON_TEXT_WORDS)):
-        return None
     text = prose(prompt)
     if text.isascii() and not _may_ask(text):
         return None
