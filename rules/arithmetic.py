@@ -131,7 +131,7 @@ def _computable(prompt: str) -> tuple[str, Fraction] | None:
     if len(prompt) > 300:
         return None
     text = prose(prompt)
-    # each test alone rules the prompt out: the word test first, as the cheaper one and the one prose fails
+    # each test alone rules the prompt out: the word test first, the cheaper one and the one most prompts fail
     if _other_words(text) or not _OPERATION.search(prompt):
         return None
     found = _aggregate(text)
