@@ -43,6 +43,7 @@ _EMPTY_WORDS = {
     "todo",
     "...",
 }
+_EMPTY_STARTS = frozenset(w[0] for w in _EMPTY_WORDS)
 # In a reply these can be a real answer ("Which of these numbers is prime? None."): a reply must be clearer.
 _ANSWER_WORDS = {"none", "nothing", "-", "--", "empty", "blank", "nil", "..."}
 _MARKER = re.compile(r"^\s*[<\[(]\s*no[ _-]?(?:output|input|response|answer)\s*[>\])]", re.I)
@@ -72,6 +73,9 @@ def only_placeholder(text: str, reply: bool) -> str | None:
     marker = _MARKER.match(text)
     if marker and reply:
         return marker.group(0).strip()
+    start = text.strip(_STRIP)[:1]
+    if start and start.isascii() and not start.isspace() and start.lower() not in _EMPTY_STARTS:
+        return None  # the bare form starts with this character in lower case (it is not empty): no placeholder does
     bare = _bare(text)
     if not bare and text.strip().strip(".-") == "":
         bare = text.strip()
@@ -80,17 +84,23 @@ def only_placeholder(text: str, reply: bool) -> str | None:
     return None
 
 
-def _fields(record):
-    """(text, pointer, is reply) for each message, alpaca's `instruction` and `input` apart."""
-    if record.fmt == "alpaca" and isinstance(record.data, dict):
-        for key in ("system", "instruction", "input", "output"):
-            value = record.data.get(key)
-            if isinstance(value, str):
-                yield value, f"/{key}", key == "output"
-        return
-    for m in record.messages:
-        if m.role in ("user", "assistant", "system"):
-            yield m.text, m.content_pointer, m.role == "assistant"
+_ALPACA_FIELDS = tuple((key, f"/{key}", key == "output") for key in ("system", "instruction", "input", "output"))
+_ROLES = frozenset(("user", "assistant", "system"))
+
+
+def _fields(record) -> list[tuple[str, object, bool]]:
+    """(text, its pointer or the message whose content it is, is reply) for each message, alpaca's `instruction`
+    and `input` apart (a message's pointer is built only for a finding: most messages have none)."""
+    data = record.data
+    if record.fmt == "alpaca" and isinstance(data, dict):
+        return [(v, pointer, reply) for key, pointer, reply in _ALPACA_FIELDS if isinstance(v := data.get(key), str)]
+    return [(m.text, m, m.role == "assistant") for m in record.messages if m.role in _ROLES]
+
+
+def _located(at, reply: bool) -> tuple[str, str]:
+    """(pointer, what the finding calls the field) for a field `_fields` gave."""
+    pointer = at if isinstance(at, str) else at.content_pointer
+    return pointer, "reply" if reply else ("input" if pointer == "/input" else "prompt")
 
 
 def _slot(text: str) -> str | None:
@@ -144,12 +154,12 @@ def placeholder_content(record, ctx):
     slot.
     """
     asked_template = None
-    for text, pointer, reply in _fields(record):
+    for text, at, reply in _fields(record):
         if not text:
             continue
-        where = "reply" if reply else ("input" if pointer == "/input" else "prompt")
         found = only_placeholder(text, reply)
         if found:
+            pointer, where = _located(at, reply)
             yield Finding(
                 f"{where} is only the placeholder {found[:40]!r}",
                 pointer=pointer,
@@ -161,6 +171,7 @@ def placeholder_content(record, ctx):
             if asked_template is None:
                 asked_template = bool(_TEMPLATING.search(user_text(record.messages)))
             if not asked_template:
+                pointer, where = _located(at, reply)
                 yield Finding(
                     f"{where} holds an unfilled template slot {slot[:40]!r}",
                     pointer=pointer,

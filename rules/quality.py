@@ -166,9 +166,11 @@ def _tail_loop(text: str, min_repeats: int, max_period: int) -> tuple[str, int] 
 def _repeated_segment(text: str, min_repeats: int) -> tuple[str, int] | None:
     """A line or sentence of some substance that occurs `min_repeats` times or more and makes up a third
     of the text (a refrain, or a test repeating one assertion among many lines, does not)."""
-    if len(text) < 20 * min_repeats or text.count("\n") + text.count(". ") < min_repeats - 1:
+    if len(text) < 20 * min_repeats:
         return None
     segs = text.replace(". ", ".\n").split("\n")
+    if len(segs) < min_repeats:  # one segment more than separators ("\n", ". "): too few to hold the repeats
+        return None
     blanks = segs.count("")
     if len(segs) - len(set(segs)) - max(blanks - 1, 0) < min_repeats - 1:
         return None
@@ -232,7 +234,8 @@ def repetition(record, ctx):
                 f"{m.role} content ends in a loop: {_quote(hit[0])} repeated {hit[1]} times", pointer=m.content_pointer
             )
             continue
-        prose = mask_code(text)  # code repeats by nature: only a loop at the very end counts there
+        # code repeats by nature: only a loop at the very end counts there (mask_code's own test, without the call)
+        prose = mask_code(text) if "`" in text or "~~~" in text else text
         hit = _word_loop(prose, min_repeats)
         if hit:
             yield Finding(

@@ -61,8 +61,9 @@ _READ_VERB = re.compile(
 _ABOUT_URLS = re.compile(r"\b(?:urls?|domains?|hyperlinks?|regex|html|links? (?:text|format)|shorten|valid)\b", re.I)
 
 
-# Substrings every match of `_MEDIA_REF`, `_URL` and `_DOC_REF` holds (in lower case): the cheap test first.
-_MEDIA_STEMS = (
+# Substrings one of which every match of a pattern holds, in lower case: the cheap test first. In an ASCII text
+# IGNORECASE folds only ASCII letters, so a match's text lower-cased holds the substring; other text runs the pattern.
+_MEDIA_STEMS = (  # `_MEDIA_REF`
     "image",
     "pic",
     "photo",
@@ -79,17 +80,60 @@ _MEDIA_STEMS = (
     "x-ray",
     "file",
 )
-_DOC_POINTERS = ("following", "given", "provided", "below", "attached", "this", "above")
+_LINK_STEMS = ("http", "www.")  # `_URL`
+_DOC_POINTERS = ("following", "given", "provided", "below", "attached", "this", "above")  # `_DOC_REF`
+_INPUT_POINTERS = (  # `_INPUT_REF`
+    "following",
+    "given",
+    "provided",
+    "above",
+    "below",
+    "attached",
+    "specified",
+    "mentioned",
+    "shown",
+)
+_CODE_WORDS = (  # `_CODE_TASK` ("class" for "classifier", "java" for "javascript")
+    "function",
+    "program",
+    "code",
+    "script",
+    "algorithm",
+    "method",
+    "class",
+    "query",
+    "regex",
+    "regular expression",
+    "python",
+    "java",
+    "c++",
+    "c#",
+    "sql",
+    "html",
+    "css",
+    "bash",
+    "shell",
+    "api",
+    "implement",
+    "compile",
+    "loop",
+    "machine learning",
+    "neural network",
+    "train a model",
+)
 
 
-def _may_point(text: str, first_turn: bool) -> bool:
+_FIRST_TURN_STEMS = _LINK_STEMS + _DOC_POINTERS
+
+
+def _holds(low: str | None, stems: tuple[str, ...]) -> bool:
+    """Whether a lower-cased ASCII text holds one of `stems`; True for a text that is not ASCII (`low` None)."""
+    return low is None or any(map(low.__contains__, stems))
+
+
+def _may_point(low: str | None, first_turn: bool) -> bool:
     """False when an ASCII text holds none of the words a media, link or (first turn) document reference needs."""
-    if not text.isascii():
-        return True
-    text = text.lower()
-    if any(s in text for s in _MEDIA_STEMS):
-        return True
-    return first_turn and ("http" in text or "www." in text or any(s in text for s in _DOC_POINTERS))
+    return _holds(low, _MEDIA_STEMS) or (first_turn and _holds(low, _FIRST_TURN_STEMS))
 
 
 def _words(text: str) -> int:
@@ -100,24 +144,26 @@ def _missing(prompt: str, first_turn: bool, no_input: bool = False) -> str | Non
     """What the prompt points at that the conversation does not hold, or None (`no_input`: an alpaca record
     whose `input` is empty or a placeholder, `prompt` then being its instruction)."""
     text = prose(prompt)
-    if not no_input and not _may_point(text, first_turn):
+    low = text.lower() if text.isascii() else None  # for the substring tests before each pattern (see `_holds`)
+    if not no_input and not _may_point(low, first_turn):
         return None
-    if _CODE_TASK.search(_URL.sub(" ", text)):
+    links = _holds(low, _LINK_STEMS)  # without them `_URL` finds nothing and replaces nothing
+    if (links or _holds(low, _CODE_WORDS)) and _CODE_TASK.search(_URL.sub(" ", text) if links else text):
         return None
-    m = _MEDIA_REF.search(text)
+    m = _holds(low, _MEDIA_STEMS) and _MEDIA_REF.search(text)
     if m:
         return f"refers to {m.group(0).strip()!r}, which a text conversation cannot hold"
-    urls = _URL.findall(text)
+    urls = _URL.findall(text) if links else []
     if urls and first_turn:
         rest = _URL.sub(" ", text)
         if _words(rest) <= 30 and _READ_VERB.search(rest) and not _ABOUT_URLS.search(rest):
             return f"asks to read {urls[0][:60]!r}, a link whose content is not in the conversation"
-    if no_input:
+    if no_input and _holds(low, _INPUT_POINTERS):
         for m in _INPUT_REF.finditer(text):
             after = text[m.end() :]
             if _words(after) <= 12 and not _MATERIAL.search(after):
                 return f"refers to {m.group(0).strip()!r}, but the input is empty"
-    if first_turn:
+    if first_turn and _holds(low, _DOC_POINTERS):
         for m in _DOC_REF.finditer(text):
             after = text[m.end() :].strip(" \t\r\n.:;?!\"'")
             if not after or only_placeholder(after, False):
@@ -214,47 +260,33 @@ _PRETEND = re.compile(
 )
 
 
-# Words one of which every match of `_NON_TEXT` holds (lower-cased; masking code only adds spaces): the cheap test.
-_NON_TEXT_WORDS = (
-    "draw",
-    "sketch",
-    "paint",
-    "illustrat",
-    "render",
-    "animat",
-    "photo",
-    "film",
-    "record",
-    "sing",
-    "hum",
-    "logo",
-    "icon",
-    "image",
-    "picture",
-    "poster",
-    "infographic",
-    "video",
-    "gif",
-    "3d",
-    "audio",
-    "sound",
-    "podcast",
-    "melody",
-    "tune",
-    "collage",
-    "visual",
-    "chart",
-    "graph",
-    "diagram",
-    "mock",
-    "wireframe",
+# `_NON_TEXT` in parts, for a test before it: its first branch is one of `_ACTS` as a whole word, its second one of
+# `_MAKES` as a whole word and one of `_DELIVERABLES` anywhere. In an ASCII text IGNORECASE folds only ASCII
+# letters and a whole word is a maximal run of [A-Za-z0-9_]: `_WORD_RUNS` makes every other byte a space.
+_ACTS = frozenset(b"draw sketch paint illustrate render animate photograph film record sing hum".split())
+_MAKES = frozenset(b"design create generate make produce build compose take upload send".split())
+_DELIVERABLES = (
+    *("logo", "icon", "image", "picture", "photo", "illustration", "drawing", "painting", "sketch", "poster"),
+    *("infographic", "animation", "video", "gif", "3d model", "audio", "sound", "recording", "podcast episode"),
+    *("melody", "tune", "collage", "visual", "chart", "graph", "diagram", "mock", "wireframe"),
+)
+_WORD_RUNS = bytes(
+    c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 or c == 95 else 32 for c in range(256)
 )
 
 
+def _may_ask(text: str) -> bool:
+    """False when `_NON_TEXT` cannot match an ASCII text."""
+    words = text.encode().translate(_WORD_RUNS).split()
+    if not _ACTS.isdisjoint(words):
+        return True
+    return not _MAKES.isdisjoint(words) and any(map(text.lower().__contains__, _DELIVERABLES))
+
+
 def _non_text(prompt: str) -> str | None:
-    if prompt.isascii() and not any(map(prompt.lower().__contains__, _NON_TEXT_WORDS)):
-        return None
     text = prose(prompt)
+    if text.isascii() and not _may_ask(text):
+        return None
     m = _NON_TEXT.search(text)
     if not m or _TEXT_FORM.search(text):
         return None
