@@ -51,7 +51,7 @@ class MinHasher:
     draws them from ``np.random.RandomState(seed)`` (tests compare the two):
     importing datasketch costs about a second, more than a small lint. The
     affine32 draws come from ``mt19937_uint32`` (the same generator, without
-    importing ``numpy.random``, 15-30 ms of a small lint).
+    importing ``numpy.random``, 14-35 ms of a small lint).
 
     Signatures are uint32 for both schemes (legacy values fit in 32 bits;
     datasketch stores them as uint64). A record with no hashes gets all
