@@ -258,7 +258,7 @@ def to_messages(data: Any, fmt: Format) -> list[Message] | None:
     base = "/" + fmt.list_key
     role_key, content_key, native = fmt.role_key, fmt.content_key, fmt.native_roles
     for i, item in enumerate(items):
-        if type(item) is not dict and not isinstance(item, dict):
+        if not isinstance(item, dict):
             continue
         get = item.get
         raw_role = get(role_key)
