@@ -5,18 +5,17 @@ in it (a necessary condition, never a sufficient one). The engine gathers the tr
 planned rules into one `Scanner`; per conversation it builds the text once (every message's
 text, tool-call arguments and top-level text fields, joined by newlines) and runs a rule only
 when its trigger fires. Rules without a trigger run on every record of their stage, and a
-trigger that cannot be decided (a record without a conversation) fires. Python's `re` is no
-multi-pattern engine (an alternation of many patterns is tried pattern by pattern at every
-position, slower than the substring tests), so literals are tested with `in`, and only what
-literals cannot say is a regular expression.
+trigger that cannot be decided (a record without a conversation) fires. Every needle, character
+and pattern of the run is looked for in one `MultiMatch` (curate/multimatch.py): one Hyperscan
+pass over the text where it is installed, substring tests otherwise.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from curate.formats import FORMATS
+from curate.multimatch import MultiMatch, by_item
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,8 @@ class Trigger:
     `needles`: substrings of the record's text (case-sensitive). `folded`: lower-case substrings
     of the lower-cased text; a text with non-ASCII characters fires them (no case folding beyond
     ASCII is attempted). `pattern`: a regular expression searched in the text, for what
-    substrings cannot say. `chars`: ASCII characters, any of which fires it, as does a text with
+    substrings cannot say; it must be portable (ASCII literals and classes: see
+    curate/multimatch.py's `check_portable`). `chars`: ASCII characters, any of which fires it, as does a text with
     non-ASCII characters (all are found in one pass). `non_ascii`: any non-ASCII character.
     `shape`: the conversation is not plain (see `plain`), for rules that judge structure rather
     than text.
@@ -92,51 +92,22 @@ def plain(record) -> bool:
     return role == "assistant"
 
 
-# ASCII characters from the rarest to the most common in English text: a needle is looked for only
-# when its rarest character is in the text (a one-character test is a memchr).
-_RARITY = "`~|^\\{}[]<>#_@$%&*+=;QZXJKVYUWOFBGPMHNRLDCESTAI0123456789:!?'\"()/-,.zqxjkvbpygfwmucldrhsnioate\t\r\n "
-
-
-def _gate(needle: str) -> str:
-    """The needle's rarest character: non-ASCII first, then by `_RARITY`."""
-    return min(needle, key=lambda c: _RARITY.find(c) if c in _RARITY else -1)
-
-
-def _groups(needles: dict[str, set]) -> list[tuple[str, list[tuple[str, frozenset]]]]:
-    """(gate character, [(needle, the codes it fires)]) with the rarest gates first."""
-    groups: dict[str, list] = {}
-    for needle, codes in needles.items():
-        groups.setdefault(_gate(needle), []).append((needle, frozenset(codes)))
-    return sorted(groups.items(), key=lambda kv: _RARITY.find(kv[0]))
-
-
 class Scanner:
     """The triggers of a run's record rules, tested together on each conversation: every distinct
-    needle, gate character and pattern once per record, whichever rules share it."""
+    needle, character and pattern once per record, whichever rules share it. `engine`: see `MultiMatch`."""
 
-    def __init__(self, triggers: dict[str, Trigger]):
+    def __init__(self, triggers: dict[str, Trigger], engine: str = "auto"):
         self.codes = frozenset(triggers)
-        needles: dict[str, set] = {}
-        folded: dict[str, set] = {}
-        patterns: dict[str, set] = {}
-        for code, t in triggers.items():
-            for needle in t.needles:
-                needles.setdefault(needle, set()).add(code)
-            for needle in t.folded:
-                folded.setdefault(needle, set()).add(code)
-            if t.pattern:
-                patterns.setdefault(t.pattern, set()).add(code)
-        self._needles = _groups(needles)
-        self._folded = _groups(folded)
-        self._patterns = [(frozenset(codes), re.compile(p).search) for p, codes in patterns.items()]
-        self._non_ascii = frozenset(c for c, t in triggers.items() if t.non_ascii or t.folded or t.chars)
-        chars: dict[int, set] = {}
-        for code, t in triggers.items():
-            for char in t.chars.encode("ascii"):
-                chars.setdefault(char, set()).add(code)
-        self._chars = {char: frozenset(codes) for char, codes in chars.items()}
-        self._not_chars = bytes(sorted(set(range(256)) - set(chars)))
-        self._shape = frozenset(c for c, t in triggers.items() if t.shape)
+        items = triggers.items()
+        self._match = MultiMatch(
+            by_item((code, t.needles) for code, t in items),
+            by_item((code, t.folded) for code, t in items),
+            by_item((code, t.chars) for code, t in items),
+            by_item((code, (t.pattern,) if t.pattern else ()) for code, t in items),
+            engine,
+        )
+        self._non_ascii = frozenset(c for c, t in items if t.non_ascii or t.folded or t.chars)
+        self._shape = frozenset(c for c, t in items if t.shape)
 
     def fired(self, record) -> frozenset[str] | set[str]:
         """The codes whose trigger fires on `record` (all of them when it has no conversation)."""
@@ -149,21 +120,5 @@ class Scanner:
             fired |= self._non_ascii
         if self._shape and not plain(record):
             fired |= self._shape
-        _find(text, self._needles, fired)
-        if ascii_ and self._folded:
-            _find(text.lower(), self._folded, fired)
-        if ascii_ and self._chars:
-            for char in set(text.encode("ascii").translate(None, self._not_chars)):
-                fired |= self._chars[char]
-        for codes, search in self._patterns:
-            if not codes <= fired and search(text):
-                fired |= codes
+        self._match.find(text, ascii_, fired)
         return fired
-
-
-def _find(text: str, groups, fired: set) -> None:
-    for gate, needles in groups:
-        if gate in text:
-            for needle, codes in needles:
-                if not codes <= fired and needle in text:
-                    fired |= codes

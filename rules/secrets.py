@@ -531,12 +531,13 @@ def find_pii(text: str) -> list[str]:
     return list(dict.fromkeys(out)) if out else out
 
 
-# an e-mail's `@`; a `_NUMBER_RUN` long enough for a phone, card or SSN, or followed by a National Insurance letter
+# an e-mail's `@`; a `_NUMBER_RUN` long enough for a phone, card or SSN, or followed by a National Insurance
+# letter (`_NI` allows only a space between them)
 @record_rule(
     "S002",
     "pii",
     "warning",
-    trigger=Trigger(("@",), pattern=r"[0-9][0-9 ().-]{7,}[0-9]|[0-9][0-9 ().-]{4,}[0-9]\s?[A-D]"),
+    trigger=Trigger(("@",), pattern=r"[0-9][0-9 ().-]{7,}[0-9]|[0-9][0-9 ().-]{4,}[0-9] ?[A-D]"),
 )
 def pii(record, ctx):
     """Personal data in a message: e-mail addresses, phone numbers, card numbers, national ids.
