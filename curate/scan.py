@@ -64,27 +64,36 @@ def scan_text(record) -> str:
 _PLAIN_NEXT = {"system": "user", "user": "assistant", "assistant": "user"}  # the role that may follow
 
 
+def _trimmed(text) -> bool:
+    """A non-empty string without leading or trailing whitespace."""
+    return type(text) is str and text != "" and not text[0].isspace() and not text[-1].isspace()
+
+
 def plain(record) -> bool:
     """A message list of dict items only, roles known and canonical, system? (user assistant)+, every
-    content a string with no leading or trailing whitespace, no `weight` key, no top-level system."""
+    content a string with no leading or trailing whitespace, no `weight` key, no top-level system.
+    Alpaca-style: prompt and response such strings, input and system absent, empty or such strings."""
     fmt = FORMATS[record.fmt]
-    if fmt.list_key is None or (fmt.system_key and fmt.system_key in record.data):
+    data = record.data
+    if fmt.list_key is None:
+        return (
+            _trimmed(data.get(fmt.prompt_key))
+            and _trimmed(data.get(fmt.response_key))
+            and all(
+                key not in data or data[key] == "" or _trimmed(data[key])
+                for key in (fmt.input_key, fmt.system_key)
+                if key
+            )
+        )
+    if fmt.system_key and fmt.system_key in data:
         return False
     messages = record.messages
-    if len(messages) != len(record.data[fmt.list_key]):
+    if len(messages) != len(data[fmt.list_key]):
         return False
     expected, role = "system", ""
     for m in messages:
         role, text = m.role, m.content
-        if (
-            not m.known_role
-            or m.alias
-            or type(text) is not str
-            or not text
-            or text[0].isspace()
-            or text[-1].isspace()
-            or "weight" in m.raw
-        ):
+        if not m.known_role or m.alias or not _trimmed(text) or "weight" in m.raw:
             return False
         if role != expected and not (expected == "system" and role == "user"):
             return False

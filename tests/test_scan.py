@@ -44,9 +44,20 @@ def _fixture_lines() -> list[bytes]:
     return lines
 
 
+ALPACA_VALUES = ["", " ", "\n", None, 7, ["x"], [{"type": "text", "text": "x"}], "x ", " x", "x"]
+
+
 def _variant(rng: random.Random, data):
-    """The record with one message's content split into text parts, padded, or its role changed."""
+    """The record with one message's content split into text parts, padded, or its role changed; an
+    alpaca record with one field removed or replaced by an empty, padded or non-string value."""
     data = copy.deepcopy(data)
+    if isinstance(data, dict) and ("instruction" in data or "output" in data):
+        key = rng.choice(["instruction", "input", "output", "system"])
+        if rng.random() < 0.2:
+            data.pop(key, None)
+        else:
+            data[key] = rng.choice(ALPACA_VALUES)
+        return data
     items = (data.get("messages") or data.get("conversations")) if isinstance(data, dict) else None
     if not isinstance(items, list) or not items or not isinstance(items[0], dict):
         return data
@@ -133,6 +144,42 @@ def test_an_irregular_conversation_fires_the_structural_rules(turns):
     rec = _conv(*turns)
     assert not plain(rec)
     assert {"R001", "F009", "F010"} <= SCANNER.fired(rec)
+
+
+SHAPE_CODES = {"F005", "F006", "F008", "F009", "F010", "R001", "R002", "R003", "R004", "R005", "R006"}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"instruction": "Add 2 and 2.", "input": "", "output": "4"},
+        {"instruction": "Add.", "input": "2 and 2", "output": "4", "system": "Be brief."},
+        {"instruction": "Add 2 and 2.", "output": "4", "history": [["hi", "hello"]]},
+    ],
+)
+def test_a_plain_alpaca_record_fires_no_structural_rule(record):
+    rec = _record(json.dumps(record).encode())
+    assert plain(rec)
+    assert not SCANNER.fired(rec) & SHAPE_CODES
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"instruction": "Add.", "input": "", "output": " 4"},
+        {"instruction": "Add.", "input": "", "output": ""},
+        {"instruction": "Add.", "input": " "},
+        {"instruction": "", "input": "2 and 2", "output": "4"},
+        {"instruction": "Add.", "input": 2, "output": "4"},
+        {"instruction": "Add.", "input": None, "output": "4"},
+        {"instruction": "Add.", "output": "4", "system": "\n"},
+        {"instruction": [{"type": "text", "text": "Add."}], "output": "4"},
+    ],
+)
+def test_an_irregular_alpaca_record_fires_the_structural_rules(record):
+    rec = _record(json.dumps(record).encode())
+    assert not plain(rec)
+    assert SCANNER.fired(rec) >= SHAPE_CODES
 
 
 def test_needles_folded_needles_characters_and_patterns_fire():
