@@ -1,10 +1,12 @@
 """Per-rule CPU cost of the record rules: microseconds per record, on generated conversations.
 
-    python bench/rule_costs.py [--records 20000] [--input FILE ...]
+    python bench/rule_costs.py [--records 20000] [--input FILE ...] [--scan-engine python|hyperscan]
 
 Each rule runs as the engine runs it: on the records of its stage where its trigger fires
 (curate/scan.py); `(scan)` is the fused scan that decides it, `(parse)` the parse. `--input` measures
 the records of dataset files (JSON lines, any format curate reads) instead of generated ones.
+`--scan-engine` picks how the scan finds its needles (curate/multimatch.py): as lint does (`auto`,
+Hyperscan after the first 5,000 texts), by substring tests, or by Hyperscan from the first text.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--input", nargs="+", metavar="FILE", help="dataset files to measure instead")
+    parser.add_argument("--scan-engine", choices=["auto", "python", "hyperscan"], default="auto")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         paths = args.input or [os.path.join(tmp, "train.jsonl")]
@@ -43,7 +46,9 @@ def main():
         costs = {"(parse)": time.process_time() - start}
     config = Config()
     rules = {code: rule for code, rule in load_rules().items() if rule.kind == "record"}
-    scanner = Scanner({code: rule.trigger for code, rule in rules.items() if rule.trigger is not None})
+    scanner = Scanner(
+        {code: rule.trigger for code, rule in rules.items() if rule.trigger is not None}, args.scan_engine
+    )
     start = time.process_time()
     fired = [scanner.fired(rec) if len(_stage(rec)) == 3 else None for rec in records]
     costs["(scan)"] = time.process_time() - start

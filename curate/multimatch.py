@@ -105,20 +105,22 @@ def _hyperscan():
     return hyperscan
 
 
-def _database(key: tuple[tuple[bytes, bool], ...]):
-    """The Hyperscan database of `key`'s (expression, caseless) pairs, compiled once per process; None
-    where Hyperscan is not installed or refuses an expression."""
-    if key not in _Budget.databases:
+def _database(items: tuple[tuple[bytes, bool], ...]):
+    """The Hyperscan database of the (expression, caseless) pairs `items`, compiled once per process (the
+    binding serializes scans of one database); None where Hyperscan is not installed or refuses an
+    expression."""
+    if items not in _Budget.databases:
         hs, db = _hyperscan(), None
         if hs is not None:
-            flags = [hs.HS_FLAG_SINGLEMATCH | (hs.HS_FLAG_CASELESS if caseless else 0) for _, caseless in key]
+            flags = [hs.HS_FLAG_SINGLEMATCH | (hs.HS_FLAG_CASELESS if caseless else 0) for _, caseless in items]
+            expressions = [e for e, _ in items]
             try:
                 db = hs.Database()
-                db.compile(expressions=[e for e, _ in key], ids=list(range(len(key))), elements=len(key), flags=flags)
+                db.compile(expressions=expressions, ids=list(range(len(items))), elements=len(items), flags=flags)
             except hs.error:
                 db = None
-        _Budget.databases[key] = db
-    return _Budget.databases[key]
+        _Budget.databases[items] = db
+    return _Budget.databases[items]
 
 
 class MultiMatch:
