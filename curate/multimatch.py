@@ -12,7 +12,7 @@ gated by its rarest character, and each pattern with `re`. Both give the same an
 - a pattern must be *portable* (`check_portable`): its atoms match ASCII characters only, so it
   matches ASCII bytes exactly where `re` matches the same characters.
 
-The database is compiled once per process (about 30 ms), and only after the process has scanned
+The database is compiled once per process (about 70 ms), and only after the process has scanned
 `COMPILE_AFTER` texts, so that linting a small file does not pay for it.
 """
 
@@ -140,6 +140,8 @@ class MultiMatch:
         patterns: dict[str, Codes],
         engine: str = "auto",
     ):
+        if engine not in ("auto", "python", "hyperscan"):
+            raise ValueError(f"unknown engine {engine!r}")
         for needle in caseless:
             if needle != needle.lower():
                 raise ValueError(f"caseless needle {needle!r} must be lower case")
@@ -162,8 +164,6 @@ class MultiMatch:
         self._ids = [codes for _, _, codes in entries]
         self._db = None
         self.engine = "python"
-        if engine not in ("auto", "python", "hyperscan"):
-            raise ValueError(f"unknown engine {engine!r}")
         if engine != "python" and entries:
             self.engine = "pending"  # compiled by the first `find` after the process's budget
             if engine == "hyperscan" or self._key in _Budget.databases:

@@ -25,9 +25,9 @@ class Trigger:
     `needles`: substrings of the record's text (case-sensitive). `folded`: lower-case substrings
     of the lower-cased text; a text with non-ASCII characters fires them (no case folding beyond
     ASCII is attempted). `pattern`: a regular expression searched in the text, for what
-    substrings cannot say; it must be portable (ASCII literals and classes: see
-    curate/multimatch.py's `check_portable`). `chars`: ASCII characters, any of which fires it, as does a text with
-    non-ASCII characters (all are found in one pass). `non_ascii`: any non-ASCII character.
+    substrings cannot say; it must be portable (ASCII literals and classes, see `check_portable`
+    in curate/multimatch.py). `chars`: ASCII characters, any of which fires it, as does a text
+    with non-ASCII characters (all are found in one pass). `non_ascii`: any non-ASCII character.
     `shape`: the conversation is not plain (see `plain`), for rules that judge structure rather
     than text.
     """
