@@ -404,6 +404,15 @@ _GROUP = {"train": 0, "unsplit": 0, "eval": 1, "test": 2}
 _GROUP_NAME = ("train", "eval", "test")
 
 
+def median(values) -> float:
+    """`np.median` of a float array without NaN, without the NaN check that imports numpy.ma (about 20 ms)."""
+    import numpy as np
+
+    n = len(values)
+    part = np.partition(values, [(n - 1) // 2, n // 2])
+    return (float(part[(n - 1) // 2]) + float(part[n // 2])) / 2
+
+
 @dataset_rule("Q006", "length-outlier", "info", features=("char_length",), options={"k": 4.0, "min_records": 50})
 class LengthOutlier:
     """An example far longer or shorter than the rest of its split.
@@ -458,8 +467,8 @@ class LengthOutlier:
                 continue
             lengths = length[sel]
             logs = np.log(np.maximum(lengths, 1))
-            med = float(np.median(logs))
-            scale = max(1.4826 * float(np.median(np.abs(logs - med))), 0.5)
+            med = median(logs)
+            scale = max(1.4826 * median(np.abs(logs - med)), 0.5)
             out = np.abs(logs - med) > self.k * scale
             if not out.any():
                 continue
