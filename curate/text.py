@@ -37,6 +37,14 @@ def tex_plain(text: str) -> str:
     return text.replace("{", "").replace("}", "")
 
 
+def ascii_runs_table(word_bytes: bytes = b"") -> bytes:
+    """A `bytes.translate` table that lower-cases ASCII letters, keeps `a-z` and `word_bytes` and makes
+    every other byte a space: `split()` on a text's bytes through it gives the text's lower-cased runs
+    of letters and `word_bytes` (one translate and split, cheaper than a regular expression's `findall`)."""
+    kept = set(range(ord("a"), ord("z") + 1)) | set(word_bytes)
+    return bytes(c + 32 if 65 <= c <= 90 else c if c in kept else 32 for c in range(256))
+
+
 def _ascii_breaks(text: str) -> bool:
     """Whether `text` holds an ASCII character `str.split()` splits on, other than the space."""
     return (

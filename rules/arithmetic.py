@@ -9,6 +9,7 @@ from fractions import Fraction
 from curate.diagnostics import Finding
 from curate.registry import record_rule
 from curate.rules.intent import prose, turns
+from curate.text import ascii_runs_table
 
 # A run of numbers, operators and parentheses, with at least one operator between two numbers.
 _EXPR = re.compile(
@@ -116,9 +117,7 @@ _OPERATION = re.compile(
 _ASK_WORDS = frozenset(
     w.encode() for w in re.findall(r"[a-z]+", _ASK.pattern) + re.findall(r"[a-z]+", _AGGREGATE.pattern) + ["x"]
 )
-# Lower-cases ASCII letters and makes every other byte a space: the words left are the lower-cased text's runs of
-# [a-z] (one translate and split, cheaper than a `findall`).
-_LETTER_RUNS = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 else 32 for c in range(256))
+_LETTER_RUNS = ascii_runs_table()  # the lower-cased text's runs of [a-z]
 
 
 def _other_words(text: str) -> bool:

@@ -8,6 +8,7 @@ from curate.diagnostics import Finding
 from curate.registry import record_rule
 from curate.rules.intent import prose, turns
 from curate.rules.placeholder import only_placeholder
+from curate.text import ascii_runs_table
 
 _MEDIA = (
     r"(?:image|picture|photo(?:graph)?|pic|screenshot|scan|video|video clip|audio(?: clip| file)?|recording"
@@ -270,9 +271,7 @@ _DELIVERABLES = (
     *("infographic", "animation", "video", "gif", "3d model", "audio", "sound", "recording", "podcast episode"),
     *("melody", "tune", "collage", "visual", "chart", "graph", "diagram", "mock", "wireframe"),
 )
-_WORD_RUNS = bytes(
-    c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 or c == 95 else 32 for c in range(256)
-)
+_WORD_RUNS = ascii_runs_table(b"0123456789_")
 
 
 def _may_ask(text: str) -> bool:
